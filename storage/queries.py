@@ -1,0 +1,225 @@
+"""Read queries for the API and the dashboard; each returns a DataFrame or plain data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from storage.identifiers import quote
+from storage.models import ModelInfo, list_models
+
+BUCKETS = {
+    "1m": "1 minute",
+    "5m": "5 minutes",
+    "15m": "15 minutes",
+    "1h": "1 hour",
+    "6h": "6 hours",
+    "1d": "1 day",
+}
+
+
+def bucket_interval(bucket: str) -> str:
+    """The DuckDB interval for a bucket name; unknown names are an error naming the choices."""
+    try:
+        return BUCKETS[bucket]
+    except KeyError:
+        raise ValueError(
+            f"unknown time bucket {bucket!r}: use one of {', '.join(BUCKETS)}"
+        ) from None
+
+
+def _where(
+    start: datetime | None, end: datetime | None, version: str | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
+    if start is not None:
+        clauses.append("p.ts >= ?")
+        params.append(start)
+    if end is not None:
+        clauses.append("p.ts < ?")
+        params.append(end)
+    if version is not None:
+        clauses.append("p.version = ?")
+        params.append(version)
+    return " AND ".join(clauses), params
+
+
+def model_summaries(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """One dict per model: name, task, versions, features, counts and first/last seen."""
+    out = []
+    for model in list_models(con):
+        row = con.execute(
+            f"SELECT count(*), min(ts), max(ts), list(DISTINCT version ORDER BY version) "
+            f"FROM {quote(model.table)}"
+        ).fetchone()
+        labels = con.execute(
+            "SELECT count(*) FROM labels WHERE model_id = ?", [model.id]
+        ).fetchone()
+        assert row is not None and labels is not None
+        out.append(
+            {
+                "name": model.name,
+                "task": model.task,
+                "positive_class": model.positive_class,
+                "versions": list(row[3] or []),
+                "features": dict(model.features),
+                "predictions": int(row[0]),
+                "labels": int(labels[0]),
+                "first_seen": row[1],
+                "last_seen": row[2],
+            }
+        )
+    return out
+
+
+def time_range(con: duckdb.DuckDBPyConnection, model: ModelInfo) -> tuple[Any, Any]:
+    """First and last prediction time of a model (None, None when empty)."""
+    row = con.execute(f"SELECT min(ts), max(ts) FROM {quote(model.table)}").fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def traffic_series(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime | None,
+    end: datetime | None,
+    bucket: str = "1h",
+    version: str | None = None,
+) -> pd.DataFrame:
+    """Per bucket and version: prediction count and latency p50/p95/p99 (ms)."""
+    where, params = _where(start, end, version)
+    return con.execute(
+        f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, p.version, "
+        "count(*) AS predictions, "
+        "quantile_cont(p.latency_ms, 0.5) AS latency_p50_ms, "
+        "quantile_cont(p.latency_ms, 0.95) AS latency_p95_ms, "
+        "quantile_cont(p.latency_ms, 0.99) AS latency_p99_ms "
+        f"FROM {quote(model.table)} p WHERE {where} GROUP BY ALL ORDER BY bucket, p.version",
+        params,
+    ).df()
+
+
+def accuracy_series(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime | None,
+    end: datetime | None,
+    bucket: str = "1d",
+    version: str | None = None,
+) -> pd.DataFrame:
+    """Per bucket: predictions, labelled predictions and accuracy (or MAE for regression)."""
+    where, params = _where(start, end, version)
+    if model.task == "regression":
+        metric = "avg(abs(p.prediction - l.label_value)) AS mae"
+    else:
+        metric = "avg(CASE WHEN p.prediction = l.label THEN 1.0 ELSE 0.0 END) AS accuracy"
+    return con.execute(
+        f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, "
+        "count(*) AS predictions, count(l.event_id) AS labeled, "
+        f"{metric} FROM {quote(model.table)} p "
+        "LEFT JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id "
+        f"WHERE {where} GROUP BY ALL ORDER BY bucket",
+        [model.id, *params],
+    ).df()
+
+
+def model_kpis(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime | None,
+    end: datetime | None,
+    version: str | None = None,
+) -> dict[str, Any]:
+    """Headline numbers over a range: predictions, labelled, accuracy/MAE, p95 latency."""
+    where, params = _where(start, end, version)
+    correct = (
+        "avg(abs(p.prediction - l.label_value))"
+        if model.task == "regression"
+        else "avg(CASE WHEN l.event_id IS NULL THEN NULL "
+        "WHEN p.prediction = l.label THEN 1.0 ELSE 0.0 END)"
+    )
+    row = con.execute(
+        f"SELECT count(*), count(l.event_id), {correct}, "
+        "quantile_cont(p.latency_ms, 0.95) "
+        f"FROM {quote(model.table)} p "
+        "LEFT JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id "
+        f"WHERE {where}",
+        [model.id, *params],
+    ).fetchone()
+    assert row is not None
+    key = "mae" if model.task == "regression" else "accuracy"
+    return {"predictions": row[0], "labeled": row[1], key: row[2], "latency_p95_ms": row[3]}
+
+
+_SYSTEM_SERIES = (
+    "cpu_percent",
+    "load1",
+    "mem_used_bytes",
+    "mem_available_bytes",
+    "swap_used_bytes",
+    "disk_percent",
+    "disk_read_bps",
+    "disk_write_bps",
+    "net_sent_bps",
+    "net_recv_bps",
+    "proc_cpu_percent",
+    "proc_rss_bytes",
+)
+
+
+def _system_source(
+    con: duckdb.DuckDBPyConnection, start: datetime | None, raw: str, rolled: str
+) -> str:
+    """Raw samples when they cover the start of the range, else the 1-minute rollups."""
+    row = con.execute(f"SELECT min(ts) FROM {raw}").fetchone()
+    earliest = row[0] if row else None
+    if earliest is None or (start is not None and start >= earliest):
+        return raw
+    rolled_row = con.execute(f"SELECT count(*) FROM {rolled}").fetchone()
+    return rolled if rolled_row and rolled_row[0] else raw
+
+
+def system_series(
+    con: duckdb.DuckDBPyConnection,
+    start: datetime | None,
+    end: datetime | None,
+    bucket: str = "1m",
+) -> pd.DataFrame:
+    """Host metrics averaged per bucket and host."""
+    table = _system_source(con, start, "system_samples", "system_rollup_1m")
+    cols = ", ".join(f"avg({c}) AS {c}" for c in _SYSTEM_SERIES)
+    where, params = _where(start, end, None)
+    return con.execute(
+        f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, p.host, "
+        f"{cols} FROM {table} p WHERE {where} GROUP BY ALL ORDER BY bucket, p.host",
+        params,
+    ).df()
+
+
+def gpu_series(
+    con: duckdb.DuckDBPyConnection,
+    start: datetime | None,
+    end: datetime | None,
+    bucket: str = "1m",
+) -> pd.DataFrame:
+    """GPU metrics averaged per bucket, host and device."""
+    table = _system_source(con, start, "gpu_samples", "gpu_rollup_1m")
+    where, params = _where(start, end, None)
+    return con.execute(
+        f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, p.host, "
+        "p.gpu_index, any_value(p.name) AS name, avg(p.util_percent) AS util_percent, "
+        "avg(p.mem_used_bytes) AS mem_used_bytes, avg(p.mem_total_bytes) AS mem_total_bytes, "
+        "avg(p.temperature_c) AS temperature_c, avg(p.power_w) AS power_w "
+        f"FROM {table} p WHERE {where} GROUP BY ALL ORDER BY bucket, p.host, p.gpu_index",
+        params,
+    ).df()
+
+
+def latest_system_sample(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The newest raw system sample, or None."""
+    df = con.execute("SELECT * FROM system_samples ORDER BY ts DESC LIMIT 1").df()
+    return None if df.empty else {str(k): v for k, v in df.iloc[0].to_dict().items()}
