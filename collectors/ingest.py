@@ -1,0 +1,135 @@
+"""The ingest service: validates records and hands batches to the single writer.
+
+HTTP handlers, the spool directory and the demo all come through here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from collectors.metrics import ServerMetrics
+from collectors.records import RecordError, RecordsInvalid, label_batch, prediction_batch
+from storage import ModelInfo, UnknownModelError, Writer
+from storage.identifiers import check_model_name
+from storage.models import add_features, check_features, get_model, register_model
+from storage.predictions import LabelResult, PredictionResult, insert_labels, insert_predictions
+from storage.store import Store
+
+
+class IngestService:
+    """Registers models and stores prediction and label batches, all-or-nothing."""
+
+    def __init__(self, store: Store, writer: Writer, metrics: ServerMetrics) -> None:
+        self.store = store
+        self.writer = writer
+        self.metrics = metrics
+        self._models: dict[str, ModelInfo] = {}
+        self._lock = threading.Lock()
+
+    def model(self, name: str) -> ModelInfo:
+        """The registered model, from cache; UnknownModelError says how to register it."""
+        check_model_name(name)
+        with self._lock:
+            cached = self._models.get(name)
+        if cached is not None:
+            return cached
+        found = get_model(self.store.cursor(), name)
+        if found is None:
+            raise UnknownModelError(
+                f"model {name!r} is not registered: PUT /api/v1/models/{name} with "
+                '{"task": "binary" | "multiclass" | "regression"} first'
+            )
+        return self._remember(found)
+
+    def _remember(self, model: ModelInfo) -> ModelInfo:
+        with self._lock:
+            self._models[model.name] = model
+        return model
+
+    def register(self, name: str, body: Mapping[str, Any]) -> ModelInfo:
+        """Create or update a model from a registration body (idempotent)."""
+        check_model_name(name)
+        features = body.get("features") or {}
+        if not isinstance(features, Mapping):
+            raise RecordsInvalid([RecordError(-1, "features", "must be an object of name -> kind")])
+        check_features(features)
+        model = self.writer.run(
+            lambda con: register_model(
+                con, name, body.get("task", ""), body.get("positive_class"), features
+            )
+        )
+        return self._remember(model)
+
+    def predictions(self, name: str, records: object | pa.Table) -> PredictionResult:
+        """Validate and store prediction records (JSON list or an Arrow table)."""
+        model = self.model(name)
+        if isinstance(records, pa.Table):
+            records = arrow_records(records)
+        try:
+            batch = prediction_batch(records, model)
+        except RecordsInvalid:
+            self.metrics.rejected.labels("invalid_records").inc()
+            raise
+
+        def job(con: Any) -> tuple[ModelInfo, PredictionResult]:
+            current = model
+            if batch.new_features:
+                # Re-read inside the transaction: another batch may have added them already.
+                current = get_model(con, name) or model
+                current = add_features(con, current, batch.new_features)
+            return current, insert_predictions(con, current, batch.table)
+
+        updated, result = self.writer.run(job)
+        if batch.new_features:
+            self._remember(updated)
+        self.metrics.accepted.labels(name, "prediction").inc(result.accepted)
+        self.metrics.duplicates.labels(name).inc(result.duplicates)
+        return result
+
+    def labels(self, name: str, records: object) -> LabelResult:
+        """Validate and store label records."""
+        model = self.model(name)
+        try:
+            table = label_batch(records, model)
+        except RecordsInvalid:
+            self.metrics.rejected.labels("invalid_records").inc()
+            raise
+        result = self.writer.run(lambda con: insert_labels(con, model, table))
+        self.metrics.accepted.labels(name, "label").inc(result.accepted)
+        return result
+
+
+_RESERVED = {
+    "event_id",
+    "timestamp",
+    "version",
+    "prediction",
+    "score",
+    "probabilities",
+    "latency_ms",
+    "tags",
+}
+
+
+def arrow_records(table: pa.Table) -> list[dict[str, Any]]:
+    """Records from an Arrow table: reserved columns as fields, every other one a feature."""
+    rows = table.to_pylist()
+    feature_cols = [c for c in table.column_names if c not in _RESERVED and c != "features"]
+    out = []
+    for row in rows:
+        rec = {k: v for k, v in row.items() if k in _RESERVED}
+        feats = dict(row.get("features") or {})
+        feats.update({c: row[c] for c in feature_cols})
+        rec["features"] = feats
+        for key in ("probabilities", "tags"):
+            if isinstance(rec.get(key), list):  # Arrow maps come back as (key, value) pairs
+                rec[key] = dict(rec[key])
+        ts = rec.get("timestamp")
+        if hasattr(ts, "isoformat"):
+            rec["timestamp"] = ts.isoformat()
+        out.append(rec)
+    return out
