@@ -1,0 +1,156 @@
+"""`vigil serve`: one process with the dashboard, the HTTP API, /metrics and the jobs."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from collectors.http_api import ApiContext, api_routes
+from collectors.ingest import IngestService
+from collectors.jobs import SystemJob, build_scheduler
+from collectors.metrics import ServerMetrics
+from collectors.settings import Settings
+from collectors.spool import SpoolWatcher
+from collectors.system import default_sampler
+from dashboard.runtime import Runtime, set_runtime
+from storage import SchemaTooNewError, Store, StoreLockedError, Writer
+from storage.tokens import hash_token, new_token, store_token, token_hashes
+
+log = logging.getLogger("vigil.server")
+APP_SCRIPT = Path(__file__).with_name("app.py")
+
+
+def vigil_version() -> str:
+    try:
+        return version("vigil-ml")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class Services:
+    """Everything the server owns, built before the web server starts."""
+
+    settings: Settings
+    store: Store
+    writer: Writer
+    ingest: IngestService
+    token_hashes: set[str]
+    new_token: str | None = None
+    background: list[Callable[[], Callable[[], None]]] = field(default_factory=list)
+
+
+def resolve_tokens(settings: Settings, store: Store, writer: Writer) -> tuple[set[str], str | None]:
+    """Accepted token hashes; creates and returns a first token when none is configured."""
+    hashes = set(settings.api_token_hashes) | token_hashes(store.cursor())
+    if settings.api_token:
+        hashes.add(hash_token(settings.api_token))
+    created = None
+    if not hashes:
+        created = new_token()
+        writer.run(lambda con: store_token(con, created, "first-start"))
+        hashes.add(hash_token(created))
+    return hashes, created
+
+
+def open_services(settings: Settings) -> Services:
+    """Open the store (fails fast if another process holds it) and the writer."""
+    store = Store(settings.db)
+    writer = Writer(store, max_queue=settings.write_queue_size)
+    ingest = IngestService(store, writer, ServerMetrics())
+    hashes, created = resolve_tokens(settings, store, writer)
+    return Services(settings, store, writer, ingest, hashes, created)
+
+
+def build_app(services: Services) -> Any:
+    """The st.App with API routes and a lifespan that runs the jobs."""
+    settings = services.settings
+    system_job = SystemJob(default_sampler(settings.data_dir), services.ingest)
+    spool = SpoolWatcher(settings.spool_dir, services.ingest)
+    scheduler = build_scheduler(settings, services.ingest, system_job, spool)
+    ctx = ApiContext(
+        ingest=services.ingest,
+        version=vigil_version(),
+        max_body_bytes=settings.max_body_bytes,
+        token_hashes=services.token_hashes,
+        system_snapshot=system_job.publish,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
+        set_runtime(Runtime(services.store, settings))
+        scheduler.start()
+        stoppers = [start() for start in services.background]
+        log.info("vigil started: db=%s", settings.db)
+        try:
+            yield {"services": services}
+        finally:
+            for stop in stoppers:
+                stop()
+            scheduler.shutdown(wait=True)
+            shutdown(services)
+
+    return st.App(str(APP_SCRIPT), lifespan=lifespan, routes=api_routes(ctx))
+
+
+def shutdown(services: Services) -> None:
+    """Drain the write queue, checkpoint and close."""
+    services.writer.stop()
+    services.store.close()
+    set_runtime(None)
+    log.info("vigil stopped: writes drained, database checkpointed")
+
+
+def streamlit_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "server.port": settings.port,
+        "server.address": settings.host,
+        "server.headless": True,
+        "browser.gatherUsageStats": False,
+        "server.fileWatcherType": "none",
+        "server.runOnSave": False,
+        "client.toolbarMode": "minimal",
+        "theme.base": "light",
+    }
+
+
+def banner(services: Services) -> str:
+    settings = services.settings
+    host = "localhost" if settings.host in ("127.0.0.1", "::1") else settings.host
+    lines = [
+        f"Vigil {vigil_version()} — dashboard: http://{host}:{settings.port}/",
+        f"  API: http://{host}:{settings.port}/api/v1   metrics: /metrics   db: {settings.db}",
+    ]
+    if services.new_token:
+        lines.append(f"  API token (shown once, store it now): {services.new_token}")
+    return "\n".join(lines)
+
+
+def run_server(settings: Settings, prepare: Callable[[Services], None] | None = None) -> int:
+    """Open everything, serve until SIGTERM/SIGINT, then shut down cleanly; the exit code."""
+    try:
+        services = open_services(settings)
+    except (StoreLockedError, SchemaTooNewError) as exc:
+        print(f"vigil: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if prepare is not None:
+            prepare(services)
+        app = build_app(services)
+        print(banner(services), flush=True)
+        app.run(config=streamlit_config(settings))
+    except BaseException:
+        if not services.store.closed:
+            shutdown(services)
+        raise
+    if not services.store.closed:
+        shutdown(services)
+    return 0
