@@ -137,6 +137,12 @@ def guarded(ctx: ApiContext, handler: Handler, *, auth: bool = True) -> Handler:
         except WriteQueueFullError as exc:
             ctx.ingest.metrics.rejected.labels("queue_full").inc()
             return error(503, str(exc), **{"Retry-After": "1"})
+        except Exception:
+            log.exception("internal error on %s %s", request.method, request.url.path)
+            ctx.ingest.metrics.rejected.labels("internal_error").inc()
+            return error(
+                500, "internal error: nothing from this request was stored; see the server log"
+            )
 
     return endpoint
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -134,6 +135,16 @@ def banner(services: Services) -> str:
     return "\n".join(lines)
 
 
+def _quiet_signals() -> None:
+    """Let SIGTERM/SIGINT end the server with exit code 0.
+
+    uvicorn handles both signals while serving and, after a clean shutdown, re-raises them
+    to the handlers that were installed before it started: these no-ops, not death by signal.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+
+
 def run_server(settings: Settings, prepare: Callable[[Services], None] | None = None) -> int:
     """Open everything, serve until SIGTERM/SIGINT, then shut down cleanly; the exit code."""
     try:
@@ -146,6 +157,7 @@ def run_server(settings: Settings, prepare: Callable[[Services], None] | None = 
             prepare(services)
         app = build_app(services)
         print(banner(services), flush=True)
+        _quiet_signals()
         app.run(config=streamlit_config(settings))
     except BaseException:
         if not services.store.closed:

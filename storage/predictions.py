@@ -61,7 +61,7 @@ def insert_predictions(
         row = con.execute(
             f"INSERT OR IGNORE INTO {quote(model.table)} ({select}, received_at) "
             f"SELECT {select}, now() FROM vigil_batch"
-        ).fetchone()
+        ).fetchall()[0]
     finally:
         con.unregister("vigil_batch")
     inserted = int(row[0]) if row else 0
@@ -80,7 +80,7 @@ def insert_labels(con: duckdb.DuckDBPyConnection, model: ModelInfo, batch: pa.Ta
         ).fetchall()
         row = con.execute(
             f"SELECT count(*) FROM vigil_labels b ANTI JOIN {quote(model.table)} p USING (event_id)"
-        ).fetchone()
+        ).fetchall()[0]
     finally:
         con.unregister("vigil_labels")
     return LabelResult(accepted=batch.num_rows, unmatched=int(row[0]) if row else 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from pathlib import Path
@@ -12,6 +13,7 @@ import duckdb
 from storage.errors import StoreLockedError
 from storage.migrate import migrate
 
+log = logging.getLogger(__name__)
 _HOLDER_RE = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 
 
@@ -40,7 +42,14 @@ class Store:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._lock = threading.Lock()
         self._closed = False
-        self.applied_migrations = migrate(self._con, str(self.path))
+        try:
+            # Buckets and returned timestamps are UTC whatever the host's TZ (cursors share it).
+            self._con.execute("SET GLOBAL TimeZone = 'UTC'")
+            self.applied_migrations = migrate(self._con, str(self.path))
+        except BaseException:
+            # Release the file lock: a refused open must not keep the database held.
+            self._con.close()
+            raise
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (DuckDB connections must not be shared across threads)."""
@@ -63,17 +72,20 @@ class Store:
         self.cursor().execute("CHECKPOINT")
 
     def close(self) -> None:
-        """Checkpoint and close every cursor and the connection."""
+        """Close every cursor (ending their transactions), checkpoint, close the connection."""
         if self._closed:
             return
+        self._closed = True
+        with self._lock:
+            for cur in self._cursors:
+                cur.close()
+            self._cursors.clear()
         try:
             self._con.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            # The WAL is replayed on the next open, so nothing committed is lost.
+            log.warning("checkpoint at close failed (%s); the WAL will be replayed on open", exc)
         finally:
-            self._closed = True
-            with self._lock:
-                for cur in self._cursors:
-                    cur.close()
-                self._cursors.clear()
             self._con.close()
 
     def __enter__(self) -> Store:

@@ -1,0 +1,138 @@
+"""`vigil demo`: load the demo model's history through the ingest path, then send live traffic."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from collectors.client import Monitor
+from collectors.ingest import IngestService
+from dashboard.server import Services
+from sample_data import (
+    MODEL_NAME,
+    LiveSimulator,
+    build_history,
+    load_or_train_model,
+    model_registration,
+)
+from storage.tokens import hash_token, new_token, store_token
+
+log = logging.getLogger("vigil.demo")
+CHUNK = 20_000
+
+
+def load_history(
+    ingest: IngestService, progress: Callable[[str], None] = print
+) -> list[dict[str, object]]:
+    """Register the demo model and load its 30 days unless already there; the pending labels."""
+    existing = (
+        ingest.store.cursor()
+        .execute("SELECT count(*) FROM models WHERE name = ?", [MODEL_NAME])
+        .fetchone()
+    )
+    if existing and existing[0]:
+        progress(f"demo: {MODEL_NAME} is already loaded; sending live traffic only")
+        return []
+    started = time.perf_counter()
+    progress("demo: building 30 days of credit-risk history (first run trains the model)...")
+    history = build_history()
+    ingest.register(MODEL_NAME, model_registration())
+    total = len(history.predictions)
+    for start in range(0, total, CHUNK):
+        ingest.predictions(MODEL_NAME, history.predictions[start : start + CHUNK])
+        done = min(start + CHUNK, total)
+        progress(f"demo: predictions {done:,}/{total:,} ({done / total:.0%})")
+    for start in range(0, len(history.labels), CHUNK):
+        ingest.labels(MODEL_NAME, history.labels[start : start + CHUNK])
+    progress(
+        f"demo: loaded {total:,} predictions and {len(history.labels):,} labels "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return history.pending_labels
+
+
+def live_traffic(
+    monitor: Monitor, simulator: LiveSimulator, stop: threading.Event, tick: float = 1.0
+) -> None:
+    """Send what the simulator produces each tick until `stop` is set."""
+    while not stop.wait(tick):
+        batch = simulator.step(datetime.now(UTC))
+        for rec in batch.predictions:
+            monitor.log_prediction(
+                rec["features"],  # type: ignore[arg-type]
+                rec["prediction"],
+                event_id=str(rec["event_id"]),
+                score=rec.get("score"),  # type: ignore[arg-type]
+                latency_ms=rec.get("latency_ms"),  # type: ignore[arg-type]
+                version=str(rec["version"]),
+                tags=rec.get("tags"),  # type: ignore[arg-type]
+                timestamp=str(rec["timestamp"]),
+            )
+        for rec in batch.labels:
+            monitor.log_label(str(rec["event_id"]), rec["label"], timestamp=None)
+
+
+def demo_preparer(rate: float = 2.0, live: bool = True) -> Callable[[Services], None]:
+    """Prepare a server for the demo: a printed token, history loading and live traffic."""
+
+    def prepare(services: Services) -> None:
+        token = services.new_token or new_token()
+        if services.new_token is None:
+            services.writer.run(lambda con: store_token(con, token, "demo"))
+            services.token_hashes.add(hash_token(token))
+            services.new_token = token
+        url = f"http://127.0.0.1:{services.settings.port}"
+        services.background.append(lambda: start_demo(services, url, token, rate, live))
+
+    return prepare
+
+
+def start_demo(
+    services: Services, url: str, token: str, rate: float, live: bool
+) -> Callable[[], None]:
+    """Start the demo thread; return its stopper."""
+    stop = threading.Event()
+    monitor_box: list[Monitor] = []
+
+    def run() -> None:
+        try:
+            pending = load_history(services.ingest)
+        except Exception:
+            log.exception("demo: loading the history failed")
+            return
+        if not live or stop.is_set():
+            return
+        monitor = Monitor(url, token, MODEL_NAME, **_registration_kwargs())
+        monitor_box.append(monitor)
+        simulator = LiveSimulator(
+            42,
+            load_or_train_model(),
+            datetime.now(UTC),
+            pending_labels=pending,
+            per_day=rate * 86_400,
+        )
+        print(f"demo: sending live traffic, about {rate:g} predictions/s", flush=True)
+        live_traffic(monitor, simulator, stop)
+
+    thread = threading.Thread(target=run, name="vigil-demo", daemon=True)
+    thread.start()
+
+    def stopper() -> None:
+        stop.set()
+        thread.join(timeout=10)
+        for monitor in monitor_box:
+            monitor.close(timeout=1)
+
+    return stopper
+
+
+def _registration_kwargs() -> dict[str, object]:
+    reg = model_registration()
+    return {
+        "task": reg["task"],
+        "positive_class": reg.get("positive_class"),
+        "features": reg.get("features"),
+    }
