@@ -21,6 +21,7 @@ from storage.identifiers import FEATURE_NAME_RE
 
 MAX_EVENT_ID = 256
 MAX_EPOCH = 32_503_680_000.0
+MAX_EXACT_INT = 2**53  # pyarrow refuses larger ints for float64 columns
 TS_TYPE = pa.timestamp("us", tz="UTC")
 PROBS_TYPE = pa.map_(pa.string(), pa.float64())
 TAGS_TYPE = pa.map_(pa.string(), pa.string())
@@ -55,9 +56,28 @@ class PredictionBatch:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not (
-        isinstance(value, float) and not math.isfinite(value)
-    )
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and -MAX_EXACT_INT <= value <= MAX_EXACT_INT
+
+
+def _parse_iso(values: pd.Series) -> pd.Series:
+    """ISO-8601 strings to UTC microseconds; raise ValueError naming the first bad one."""
+    for value in values:
+        # pandas also takes '', 'nan', 'now' and 'today'; none of them is ISO-8601.
+        if not isinstance(value, str) or not value[:1].isdigit():
+            raise ValueError(f"{value!r} is not ISO-8601")
+    try:
+        parsed = pd.to_datetime(values, format="ISO8601", utc=True)
+    except (ValueError, OverflowError):
+        # pandas picks one resolution per call (ns from a first nanosecond string), so a
+        # batch can fail where each value parses: parse one by one, which names the bad one.
+        parsed = pd.Series(
+            [pd.to_datetime(v, format="ISO8601", utc=True).as_unit("us") for v in values],
+            index=values.index,
+            dtype=pd.DatetimeTZDtype("us", "UTC"),
+        )
+    return parsed.dt.as_unit("us")
 
 
 def _check_ts(value: object) -> str | None:
@@ -68,8 +88,8 @@ def _check_ts(value: object) -> str | None:
         return "must be an ISO-8601 string or epoch seconds"
     if isinstance(value, str):
         try:
-            pd.to_datetime(pd.Series([value]), format="ISO8601", utc=True)
-        except (ValueError, TypeError):
+            _parse_iso(pd.Series([value], dtype=object))
+        except (ValueError, TypeError, OverflowError):
             return f"{value!r} is not an ISO-8601 timestamp (e.g. 2026-11-25T10:00:00Z)"
         return None
     if not _is_number(value) or not 0 <= value < MAX_EPOCH:  # type: ignore[operator]
@@ -83,7 +103,7 @@ def _check_value(value: object, kind: str) -> str | None:
         return None
     if kind == "numeric":
         if isinstance(value, int | float):
-            return None if _is_number(value) else "NaN and infinity are not allowed"
+            return None if _is_number(value) else "NaN, infinity and ints beyond 2**53 not allowed"
         return f"numeric feature got {type(value).__name__} {value!r}"
     if isinstance(value, str):
         return None
@@ -120,7 +140,7 @@ def _check_record(
         )
     if (reason := _check_ts(rec.get("timestamp"))) is not None:
         errs.append(RecordError(i, "timestamp", reason))
-    if "version" in rec and not isinstance(rec["version"], str):
+    if rec.get("version") is not None and not isinstance(rec["version"], str):
         errs.append(RecordError(i, "version", "must be a string"))
     if "prediction" not in rec or rec["prediction"] is None:
         errs.append(RecordError(i, "prediction", "required"))
@@ -135,10 +155,15 @@ def _check_record(
         errs.append(RecordError(i, "score", "must be a probability between 0 and 1"))
     errs += _check_mapping(rec, i, "probabilities", number_values=True)
     errs += _check_mapping(rec, i, "tags", number_values=False)
-    features = rec.get("features", {})
-    if not isinstance(features, dict):
+    features = rec.get("features")
+    if features is None:
+        features = {}
+    elif not isinstance(features, dict):
         return [*errs, RecordError(i, "features", "must be an object of name -> value")]
     for name, value in features.items():
+        # A null value carries nothing and never makes a column, so its name is not checked.
+        if value is None:
+            continue
         if not isinstance(name, str) or not FEATURE_NAME_RE.fullmatch(name):
             errs.append(
                 RecordError(i, f"features.{name}", "invalid feature name: use letters, digits, '_'")
@@ -190,12 +215,22 @@ def _timestamps(values: list[object], now: datetime) -> pa.Array:
         seconds = series[numeric].astype("float64")
         if not seconds.between(0, MAX_EPOCH, inclusive="left").all():
             raise ValueError("epoch out of range")
-        out[numeric] = pd.to_datetime(seconds, unit="s", utc=True)
+        # Whole microseconds: float seconds give ns noise (time.time()) that a us column refuses.
+        micros = (seconds * 1_000_000).round().astype("int64")
+        out[numeric] = pd.to_datetime(micros, unit="us", utc=True)
     strings = ~numeric & series.notna()
     if strings.any():
-        out[strings] = pd.to_datetime(series[strings], format="ISO8601", utc=True)
-    out = out.fillna(pd.Timestamp(now))
+        out[strings] = _parse_iso(series[strings])
+    out = out.fillna(pd.Timestamp(now).floor("us"))
     return pa.array(out, type=TS_TYPE)
+
+
+def _only_dicts(values: list[object]) -> bool:
+    return all(v is None or type(v) is dict for v in values)
+
+
+def _has_bool(values: list[object]) -> bool:
+    return any(type(v) is bool for v in values)
 
 
 def _finite(arr: pa.Array) -> bool:
@@ -227,26 +262,42 @@ def _fast_predictions(
         if pred_arr.null_count or not _finite(pred_arr) or any(type(p) is bool for p in preds):
             raise ValueError("prediction")
     else:
-        if any(p is None or (isinstance(p, float) and not p.is_integer()) for p in preds):
+        if any(
+            type(p) not in (str, int, bool, float) or (type(p) is float and not p.is_integer())
+            for p in preds
+        ):
             raise ValueError("prediction")
         if not all(type(p) is str for p in preds):
             preds = [normalize_class(p) for p in preds]
         pred_arr = pa.array(preds, type=pa.string())
     cols["prediction"] = pred_arr
     for name in ("score", "latency_ms"):
-        arr = pa.array([get(r, name) for r in records], type=pa.float64())
-        if not _finite(arr):
+        values = [get(r, name) for r in records]
+        arr = pa.array(values, type=pa.float64())
+        if not _finite(arr) or _has_bool(values):
             raise ValueError(name)
         cols[name] = arr
     score = cols["score"]
     if score.null_count < len(score) and (pc.min(score).as_py() < 0 or pc.max(score).as_py() > 1):
         raise ValueError("score range")
-    probs = pa.array([get(r, "probabilities") for r in records], type=PROBS_TYPE)
-    if not _finite(probs.items):
+    # pyarrow also takes (key, value) lists, bools as numbers and null values: the
+    # per-record checks refuse all three, so this path must too.
+    probs_in = [get(r, "probabilities") for r in records]
+    probs = pa.array(probs_in, type=PROBS_TYPE)
+    if not _only_dicts(probs_in) or probs.items.null_count or not _finite(probs.items):
+        raise ValueError("probabilities")
+    if _has_bool([v for p in probs_in if p for v in p.values()]):
         raise ValueError("probabilities")
     cols["probabilities"] = probs
-    cols["tags"] = pa.array([get(r, "tags") for r in records], type=TAGS_TYPE)
-    feats = [get(r, "features") or {} for r in records]
+    tags_in = [get(r, "tags") for r in records]
+    tags = pa.array(tags_in, type=TAGS_TYPE)
+    if not _only_dicts(tags_in) or tags.items.null_count:
+        raise ValueError("tags")
+    cols["tags"] = tags
+    feats = [get(r, "features") for r in records]
+    if not _only_dicts(feats):
+        raise ValueError("features")
+    feats = [f or {} for f in feats]
     for name, kind in kinds.items():
         values = [f.get(name) for f in feats]
         arr = pa.array(values, type=pa.float64() if kind == "numeric" else pa.string())
@@ -263,15 +314,12 @@ def prediction_batch(
     now = now or datetime.now(UTC)
     if not isinstance(records, list) or not records:
         raise RecordsInvalid([RecordError(-1, "records", "must be a non-empty list of objects")])
-    if not all(type(r) is dict for r in records):
-        bad = [
-            RecordError(i, "", "each record must be a JSON object")
-            for i, r in enumerate(records)
-            if not isinstance(r, dict)
-        ]
-        raise RecordsInvalid(bad)
-    kinds, new = _feature_kinds(model, [r.get("features") for r in records])
+    dicts = [r for r in records if isinstance(r, dict)]
+    kinds, new = _feature_kinds(model, [r.get("features") for r in dicts])
     try:
+        if len(dicts) < len(records):
+            # Explain every record, not only the ones that are not objects.
+            raise ValueError("records that are not objects")
         table = _fast_predictions(records, model, kinds, now)
     except (pa.ArrowException, ValueError, TypeError, AttributeError, OverflowError):
         errors = [e for i, r in enumerate(records) for e in _check_record(r, i, model, kinds)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -50,6 +51,8 @@ _TYPES = {f.name: f.type for f in fields(Settings)}
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name not in _TYPES:
+        raise SettingsError(f"unknown setting {name!r}; known: {', '.join(sorted(_TYPES))}")
     kind = _TYPES[name]
     try:
         if kind == "Path":
@@ -59,8 +62,8 @@ def _coerce(name: str, value: Any) -> Any:
                 raise ValueError
             return int(value)
         if kind == "float":
-            if isinstance(value, bool):
-                raise ValueError
+            if isinstance(value, bool) or not math.isfinite(float(value)):
+                raise ValueError  # TOML and float() take nan and inf
             return float(value)
         if kind == "tuple[str, ...]":
             if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):

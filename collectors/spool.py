@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from collectors.ingest import IngestService, arrow_records
 from collectors.records import RecordsInvalid
-from storage import StorageError
+from storage import StorageError, WriteQueueFullError
 
 log = logging.getLogger(__name__)
 SUFFIXES = {".parquet", ".csv", ".jsonl", ".ndjson"}
@@ -49,9 +49,14 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     """The records of a spool file, by its suffix."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return arrow_records(pq.read_table(path))
+        table = pq.read_table(path)
+        if "label" in table.column_names and "prediction" not in table.column_names:
+            return [_label_row(row) for row in table.to_pylist()]
+        return arrow_records(table)
     if suffix == ".csv":
-        frame = pd.read_csv(path, dtype_backend="pyarrow")
+        # Ids and versions are text even when they look like numbers ("1", "007").
+        text = {"event_id": str, "version": str}
+        frame = pd.read_csv(path, dtype_backend="pyarrow", dtype=text)
         return [_csv_record(r) for r in frame.to_dict(orient="records")]
     records = []
     with path.open(encoding="utf-8") as handle:
@@ -63,6 +68,14 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as exc:
                 raise SpoolError(f"line {number} is not valid JSON: {exc}") from None
     return records
+
+
+def _label_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A label row from Parquet: timestamps as ISO text, as the JSON path expects."""
+    ts = row.get("timestamp")
+    if hasattr(ts, "isoformat"):
+        row["timestamp"] = ts.isoformat()
+    return row
 
 
 def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +122,8 @@ class SpoolWatcher:
         """(model, file) pairs ready to ingest, oldest first."""
         now = time.time()
         found = []
-        for model_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        model_dirs = (p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for model_dir in sorted(model_dirs):
             for path in model_dir.iterdir():
                 if (
                     path.is_file()
@@ -140,6 +154,10 @@ class SpoolWatcher:
                     result = self.ingest.predictions(model, chunk)
                     accepted += result.accepted
                     duplicates += result.duplicates
+        except WriteQueueFullError as exc:
+            # Busy, not broken: leave the file for the next scan (what was stored is kept).
+            log.info("spool: %s/%s deferred: %s", model, path.name, exc)
+            return SpoolResult(path, False, kind, error=str(exc))
         except RecordsInvalid as exc:
             details = "\n".join(
                 f"record {e.index}: {e.field}: {e.reason}" for e in exc.errors[:100]

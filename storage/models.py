@@ -141,6 +141,7 @@ def register_model(
     """Create or update a model (idempotent); call inside a transaction."""
     check_model_name(name)
     check_task(task)
+    features = check_features(features or {})  # before any write, so a bad name changes nothing
     positive = None if positive_class is None else normalize_class(positive_class)
     existing = get_model(con, name)
     if existing is None:
@@ -163,7 +164,7 @@ def register_model(
             [task, positive, existing.id],
         )
         model = ModelInfo(existing.id, name, task, positive, existing.features, existing.created_at)
-    return add_features(con, model, features or {})
+    return add_features(con, model, features)
 
 
 def normalize_class(value: object) -> str:

@@ -116,7 +116,11 @@ def accuracy_series(
     if model.task == "regression":
         metric = "avg(abs(p.prediction - l.label_value)) AS mae"
     else:
-        metric = "avg(CASE WHEN p.prediction = l.label THEN 1.0 ELSE 0.0 END) AS accuracy"
+        # Unlabelled predictions are unknown, not wrong: NULL keeps them out of the average.
+        metric = (
+            "avg(CASE WHEN l.event_id IS NULL THEN NULL "
+            "WHEN p.prediction = l.label THEN 1.0 ELSE 0.0 END) AS accuracy"
+        )
     return con.execute(
         f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, "
         "count(*) AS predictions, count(l.event_id) AS labeled, "

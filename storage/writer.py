@@ -38,6 +38,8 @@ class Writer:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
         self._thread = threading.Thread(target=self._run, name="vigil-writer", daemon=True)
         self._stopped = threading.Event()
+        # Makes "not stopped, then queued" atomic, so no job lands behind the stop marker.
+        self._submit_lock = threading.Lock()
         self._thread.start()
 
     @property
@@ -51,15 +53,16 @@ class Writer:
 
     def submit(self, job: WriteJob[T]) -> Future[T]:
         """Queue a job; raise WriteQueueFullError at once when the queue is full."""
-        if self._stopped.is_set():
-            raise RuntimeError("writer is stopped")
         future: Future[T] = Future()
-        try:
-            self._queue.put_nowait(_Item(job, future))
-        except queue.Full:
-            raise WriteQueueFullError(
-                f"write queue is full ({self._queue.maxsize} batches waiting); retry shortly"
-            ) from None
+        with self._submit_lock:
+            if self._stopped.is_set():
+                raise RuntimeError("writer is stopped")
+            try:
+                self._queue.put_nowait(_Item(job, future))
+            except queue.Full:
+                raise WriteQueueFullError(
+                    f"write queue is full ({self._queue.maxsize} batches waiting); retry shortly"
+                ) from None
         return future
 
     def run(self, job: WriteJob[T], timeout: float | None = None) -> T:
@@ -89,8 +92,9 @@ class Writer:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish every queued job, then stop the thread."""
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
-        self._queue.put(_STOP)
+        with self._submit_lock:
+            if self._stopped.is_set():
+                return
+            self._stopped.set()
+            self._queue.put(_STOP)
         self._thread.join(timeout)

@@ -1,0 +1,144 @@
+"""Settings: defaults < TOML [server] < environment < flags, each bad value named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collectors.settings import Settings, SettingsError, load_settings
+
+TOKEN = "s3cret-token-0123456789"
+
+
+def _toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vigil.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults() -> None:
+    settings = load_settings(env={})
+    assert settings == Settings()
+    assert settings.host == "127.0.0.1"
+    assert settings.port == 8501
+    assert settings.db == Path("vigil-data/vigil.duckdb")
+    assert settings.spool_dir == Path("vigil-data/spool")
+    assert settings.api_token is None
+
+
+def test_toml_server_table(tmp_path: Path) -> None:
+    config = _toml(
+        tmp_path,
+        '[server]\nport = 9000\nhost = "0.0.0.0"\ndb = "/data/v.duckdb"\n'
+        "raw_retention_days = 2\napi_token_hashes = ['abc']\n\n[other]\nx = 1\n",
+    )
+    settings = load_settings(config, env={})
+    assert settings.port == 9000
+    assert settings.host == "0.0.0.0"
+    assert settings.db == Path("/data/v.duckdb")
+    assert settings.raw_retention_days == 2.0
+    assert isinstance(settings.raw_retention_days, float)
+    assert settings.api_token_hashes == ("abc",)
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    config = _toml(tmp_path, '[server]\ndb = "file.duckdb"\nport = 9000\n')
+    env = {"VIGIL_DB": "/env/v.duckdb", "VIGIL_API_TOKEN": TOKEN, "VIGIL_PORT": "9100"}
+    settings = load_settings(config, env=env)
+    assert settings.db == Path("/env/v.duckdb")
+    assert settings.api_token == TOKEN
+    assert settings.port == 9100
+
+
+def test_empty_environment_values_are_ignored(tmp_path: Path) -> None:
+    config = _toml(tmp_path, '[server]\ndb = "file.duckdb"\n')
+    assert load_settings(config, env={"VIGIL_DB": ""}).db == Path("file.duckdb")
+
+
+def test_flags_override_the_environment(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "[server]\nport = 9000\n")
+    settings = load_settings(
+        config,
+        env={"VIGIL_DB": "/env.duckdb", "VIGIL_PORT": "9100"},
+        overrides={"db": Path("/flag.duckdb"), "port": 9200, "host": None},
+    )
+    assert settings.db == Path("/flag.duckdb")
+    assert settings.port == 9200
+    assert settings.host == "127.0.0.1"  # a None flag means "not given"
+
+
+def test_unknown_key_names_the_known_ones(tmp_path: Path) -> None:
+    config = _toml(tmp_path, "[server]\nprot = 9000\n")
+    with pytest.raises(SettingsError) as info:
+        load_settings(config, env={})
+    message = str(info.value)
+    assert "unknown setting 'prot'" in message
+    assert str(config) in message
+    for known in ("port", "host", "db", "api_token", "write_queue_size"):
+        assert known in message
+
+
+def test_unknown_flag_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match="unknown setting 'colour'; known: api_token"):
+        load_settings(env={}, overrides={"colour": "blue"})
+
+
+@pytest.mark.parametrize(
+    ("line", "setting"),
+    [
+        ('port = "eighty"', "port"),
+        ("port = 80.5", "port"),
+        ("port = true", "port"),
+        ("host = 5", "host"),
+        ('sample_interval_s = "fast"', "sample_interval_s"),
+        ("sample_interval_s = nan", "sample_interval_s"),
+        ("raw_retention_days = inf", "raw_retention_days"),
+        ("write_queue_size = false", "write_queue_size"),
+        ("api_token_hashes = 'abc'", "api_token_hashes"),
+        ("api_token_hashes = [1]", "api_token_hashes"),
+    ],
+)
+def test_bad_types_name_the_setting(tmp_path: Path, line: str, setting: str) -> None:
+    with pytest.raises(SettingsError, match=f"setting '{setting}' must be"):
+        load_settings(_toml(tmp_path, f"[server]\n{line}\n"), env={})
+
+
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        ("port = 0", "port 0 is out of range: use 1-65535"),
+        ("port = 70000", "port 70000 is out of range"),
+        ("sample_interval_s = 0.01", "sample_interval_s must be at least 0.1"),
+        ("spool_interval_s = 0", "spool_interval_s must be at least 0.1"),
+        ("raw_retention_days = 0", "raw_retention_days must be positive"),
+        ("write_queue_size = -1", "write_queue_size must be positive"),
+        ("max_body_bytes = 0", "max_body_bytes must be positive"),
+        ('api_token = "short"', "API token must be at least 16 characters"),
+    ],
+)
+def test_bad_ranges_name_the_setting(tmp_path: Path, line: str, text: str) -> None:
+    with pytest.raises(SettingsError, match=text):
+        load_settings(_toml(tmp_path, f"[server]\n{line}\n"), env={})
+
+
+def test_bad_environment_value_names_the_setting() -> None:
+    with pytest.raises(SettingsError, match="setting 'port' must be int, got 'http'"):
+        load_settings(env={"VIGIL_PORT": "http"})
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="is not valid TOML"):
+        load_settings(_toml(tmp_path, "[server\nport = 1\n"), env={})
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml", env={})
+    with pytest.raises(SettingsError, match=r"\[server\] .* must be a table"):
+        load_settings(_toml(tmp_path, 'server = "x"\n'), env={})
+
+
+def test_repr_never_shows_the_token() -> None:
+    settings = load_settings(env={"VIGIL_API_TOKEN": TOKEN})
+    assert settings.api_token == TOKEN
+    assert TOKEN not in repr(settings)
+    assert TOKEN not in str(settings)
+    assert "port=8501" in repr(settings)
