@@ -13,6 +13,7 @@ import itertools
 import logging
 import math
 import os
+import queue
 import secrets
 import threading
 import time
@@ -42,6 +43,49 @@ TASKS: Final = ("binary", "multiclass", "regression")
 FEATURE_KINDS: Final = ("numeric", "categorical")
 _LABEL: Final = object()  # first item of a buffered label; a prediction starts with its id
 _WARN_EVERY_S: Final = 60.0
+
+
+class _Posters:
+    """Daemon threads that run `post(batch)` in the order batches are submitted.
+
+    Not a ThreadPoolExecutor: that refuses new work once the interpreter starts exiting,
+    which is exactly when close() (run by atexit) must still send what is buffered.
+    """
+
+    def __init__(self, n: int, post: Any) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._post = post
+        self._threads = [
+            threading.Thread(target=self._run, name=f"vigil-post-{i}", daemon=True)
+            for i in range(n)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, batch: Any) -> threading.Event:
+        done = threading.Event()
+        self._queue.put((batch, done))
+        return done
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch, done = item
+            try:
+                self._post(batch)
+            except Exception:  # a poster must outlive any bug in one batch
+                log.exception("vigil: unexpected error while posting; continuing")
+            finally:
+                done.set()
+
+    def stop(self, wait: bool) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join(5.0)
 
 
 class _Flush:
@@ -98,6 +142,7 @@ class Monitor:
         max_retries: int | None = 10,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        connections: int = 2,
     ) -> None:
         if not isinstance(token, str) or not token:
             raise ValueError("token must be a non-empty string: the server's API token")
@@ -110,7 +155,11 @@ class Monitor:
             raise ValueError(
                 f"max_retries={max_retries} must be >= 0, or None to retry until close"
             )
+        if not isinstance(connections, int) or not 1 <= connections <= 8:
+            raise ValueError(f"connections={connections!r} must be an int from 1 to 8")
         self._transport = Transport(url, token, float(timeout))
+        self._transport_args = (url, token, float(timeout))
+        self._connections = connections
         root = f"{self._transport.root}/api/v1/models/{quote(model, safe='')}"
         self._model_path = root
         self._predictions_path, self._labels_path = f"{root}/predictions", f"{root}/labels"
@@ -139,7 +188,13 @@ class Monitor:
         self._kicked = False  # the caller woke the sender for a full batch already
         self._force = False  # flush() asked for everything to be sent now
         self._drop_lock = threading.Lock()
+        self._count_lock = threading.Lock()
         self._transport.detach()
+        # Batches are posted from a small pool so that encoding the next batch here and
+        # the server's parsing of one batch overlap with the server's commit of another.
+        self._posters = _Posters(self._connections, self._post_batch)
+        self._post_local = threading.local()
+        self._post_transports: list[Transport] = []
         self.sent = self.dropped = self.failed = self.retries = 0
         self._drops_reported, self._last_warning = 0, -math.inf
         self._thread = threading.Thread(target=self._run, name="vigil-client", daemon=True)
@@ -268,8 +323,11 @@ class Monitor:
         if left:
             self.failed += len(left)
             log.warning("vigil: closed with %d records not delivered to %s", len(left), self)
+        self._posters.stop(wait=not self._thread.is_alive())
         if not self._thread.is_alive():
             self._transport.close()
+            for transport in self._post_transports:
+                transport.close()
         self._close_ok = not left and not self._abort.is_set() and self.failed == failed_before
         return self._close_ok
 
@@ -315,18 +373,50 @@ class Monitor:
     def _drain(self, everything: bool) -> None:
         """Send full batches; when everything is due, also what was buffered at the start."""
         left = len(self._buffer) if everything else 0
+        inflight: deque[threading.Event] = deque()
         while not self._abort.is_set() and (left > 0 or len(self._buffer) >= self._batch_size):
             taken, predictions, labels, markers = self._take(self._batch_size)
             if not taken:
-                return
+                break
             left -= taken
-            if predictions:
-                self._deliver(self._predictions_path, predictions)
-            if labels:  # after predictions so the labels find them
-                self._deliver(self._labels_path, labels)
-            for marker in markers:
-                marker.failed_at = self.failed
-                marker.done.set()
+            encoded = [
+                (path, self._encode(records))
+                for path, records in (
+                    (self._predictions_path, predictions),
+                    (self._labels_path, labels),
+                )  # labels after predictions
+                if records
+            ]
+            while len(inflight) >= self._connections:
+                inflight.popleft().wait()
+            inflight.append(self._posters.submit(encoded))
+            if markers:  # a flush is done once everything before it is delivered
+                while inflight:
+                    inflight.popleft().wait()
+                for marker in markers:
+                    marker.failed_at = self.failed
+                    marker.done.set()
+        while inflight:
+            inflight.popleft().wait()
+
+    def _post_batch(self, encoded: list[tuple[str, tuple[bytes, list[Record]]]]) -> None:
+        """Deliver one taken batch on a poster thread (its own kept-alive connection)."""
+        for path, (body, records) in encoded:
+            if records:
+                self._deliver(path, records, body)
+
+    def _poster_transport(self) -> Transport:
+        transport: Transport | None = getattr(self._post_local, "transport", None)
+        if transport is None:
+            transport = Transport(*self._transport_args)
+            self._post_local.transport = transport
+            with self._count_lock:
+                self._post_transports.append(transport)
+        return transport
+
+    def _count(self, counter: str, n: int) -> None:
+        with self._count_lock:
+            setattr(self, counter, getattr(self, counter) + n)
 
     def _take(self, limit: int) -> tuple[int, list[Record], list[Record], list[_Flush]]:
         """Pop up to limit items, stopping after a flush marker."""
@@ -374,20 +464,21 @@ class Monitor:
         """Serialize a batch, counting and logging records that cannot be encoded."""
         body, kept, errors = encode_records(records)
         if errors:
-            self.failed += len(errors)
+            self._count("failed", len(errors))
             log.error(
                 "vigil: dropped %d records that cannot be encoded: %s", len(errors), errors[0]
             )
         return body, kept
 
-    def _deliver(self, path: str, records: list[Record]) -> None:
+    def _deliver(self, path: str, records: list[Record], body: bytes | None = None) -> None:
         """POST records until accepted, rejected or out of retries; keep the counters."""
-        body, records = self._encode(records)
+        if body is None:
+            body, records = self._encode(records)
         attempt, registered_again = 0, False
         while records:
-            status, retry_after, data = self._transport.send("POST", path, body)
+            status, retry_after, data = self._poster_transport().send("POST", path, body)
             if 200 <= status < 300:
-                self.sent += len(records)
+                self._count("sent", len(records))
                 return
             if status == 413 and len(records) > 1:  # too large: halve until it fits
                 half = len(records) // 2
@@ -411,13 +502,13 @@ class Monitor:
             if exhausted or self._wait(attempt, retry_after):
                 why = f"after {attempt} retries" if exhausted else "at close"
                 log.error("vigil: gave up on %d records for %s %s", len(records), path, why)
-                self.failed += len(records)
+                self._count("failed", len(records))
                 return
             attempt += 1
 
     def _reject(self, path: str, status: int, data: bytes, n: int) -> None:
         """Count and log records the server refused (the log never contains the token)."""
-        self.failed += n
+        self._count("failed", n)
         log.error("vigil: POST %s rejected (%d), dropped %d: %s", path, status, n, error_text(data))
 
     def _register(self) -> bool:
@@ -442,5 +533,5 @@ class Monitor:
         """Sleep before a retry; True if close() gave up meanwhile."""
         if self._abort.is_set():
             return True
-        self.retries += 1
+        self._count("retries", 1)
         return self._abort.wait(retry_delay(attempt, *self._backoff, retry_after))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -135,6 +136,13 @@ def banner(services: Services) -> str:
     return "\n".join(lines)
 
 
+def _tune_gc() -> None:
+    """Collect less often: parsing a JSON batch allocates ~30 objects per record, and the
+    default gen-0 threshold (700) runs hundreds of collections per batch for no garbage."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def _quiet_signals() -> None:
     """Let SIGTERM/SIGINT end the server with exit code 0.
 
@@ -158,6 +166,7 @@ def run_server(settings: Settings, prepare: Callable[[Services], None] | None = 
         app = build_app(services)
         print(banner(services), flush=True)
         _quiet_signals()
+        _tune_gc()
         app.run(config=streamlit_config(settings))
     except BaseException:
         if not services.store.closed:

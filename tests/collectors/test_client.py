@@ -107,7 +107,7 @@ def test_generated_event_ids_are_unique_across_monitors(make_monitor: Any) -> No
 
 
 def test_sends_a_batch_as_soon_as_it_is_full(receiver: Receiver, make_monitor: Any) -> None:
-    monitor = make_monitor(batch_size=10)
+    monitor = make_monitor(batch_size=10, connections=1)  # one connection keeps the order
     logged = [monitor.log_prediction({"i": i}, i % 2) for i in range(35)]
     wait_for(lambda: len(receiver.seen("/predictions")) == 3, "three full batches")
     assert [len(r.body["records"]) for r in receiver.seen("/predictions")] == [10, 10, 10]
@@ -167,7 +167,7 @@ def test_waits_for_a_server_that_is_not_up_yet(make_monitor: Any) -> None:
 
 def test_reopens_a_connection_the_server_closed(receiver: Receiver, make_monitor: Any) -> None:
     receiver.script("/predictions", Answer(close_after=True))  # keep-alive, then closed
-    monitor = make_monitor()
+    monitor = make_monitor(connections=1)  # one connection, so the same one goes stale
     first = monitor.log_prediction({"i": 1}, 0)
     assert monitor.flush(timeout=10)
     second = monitor.log_prediction({"i": 2}, 0)
@@ -395,3 +395,17 @@ def test_import_pulls_in_no_heavy_dependency() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_two_connections_deliver_every_batch_once(receiver: Receiver, make_monitor: Any) -> None:
+    monitor = make_monitor(batch_size=7, connections=2)
+    logged = [monitor.log_prediction({"i": i}, i % 2) for i in range(200)]
+    assert monitor.flush(timeout=10)
+    delivered = ids(receiver.accepted("/predictions"))
+    assert sorted(delivered) == sorted(logged) and len(delivered) == 200
+    assert monitor.stats["sent"] == 200
+
+
+def test_connections_must_be_a_small_int(receiver: Receiver, make_monitor: Any) -> None:
+    with pytest.raises(ValueError, match="connections"):
+        make_monitor(connections=0)
