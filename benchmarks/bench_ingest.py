@@ -63,8 +63,8 @@ def raw_arrow_insert(rows: list[dict[str, Any]], directory: Path) -> float:
     }
     for name in FEATURES:
         cols[f"f_{name}"] = [r["features"][name] for r in rows]
-    batch = pa.table(cols)
     con = duckdb.connect(str(directory / "raw.duckdb"))
+    con.register("batch", pa.table(cols))
     feats = ", ".join(
         f"f_{n} {'DOUBLE' if k == 'numeric' else 'VARCHAR'}" for n, k in FEATURES.items()
     )

@@ -97,6 +97,14 @@ def _check(settings: Settings) -> Settings:
     return settings
 
 
+def _read_secret(path: Path) -> str:
+    """The token in a secret file (e.g. a Docker or Kubernetes secret), stripped."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"VIGIL_API_TOKEN_FILE {path} cannot be read: {exc.strerror}") from None
+
+
 def load_settings(
     config: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -115,6 +123,12 @@ def load_settings(
         if not isinstance(server, dict):
             raise SettingsError(f"[server] in {config} must be a table")
         for key, value in server.items():
+            if key == "api_token":
+                raise SettingsError(
+                    f"{config} [server] holds a plain API token: secrets stay out of config "
+                    "files. Set VIGIL_API_TOKEN or VIGIL_API_TOKEN_FILE, or put its SHA-256 "
+                    "in api_token_hashes (`vigil token` prints both)"
+                )
             if key not in _TYPES:
                 known = ", ".join(sorted(_TYPES))
                 raise SettingsError(f"unknown setting {key!r} in {config} [server]; known: {known}")
@@ -123,6 +137,8 @@ def load_settings(
     for var, name in ENV_VARS.items():
         if env.get(var):
             values[name] = _coerce(name, env[var])
+    if env.get("VIGIL_API_TOKEN_FILE") and not env.get("VIGIL_API_TOKEN"):
+        values["api_token"] = _read_secret(Path(env["VIGIL_API_TOKEN_FILE"]))
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = _coerce(name, value)

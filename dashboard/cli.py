@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-live", action="store_true", help="load the history but send no live traffic"
     )
-    sub.add_parser("token", help="print a new random API token (for VIGIL_API_TOKEN)")
+    sub.add_parser("token", help="print a new random API token and its SHA-256 hash")
     return parser
 
 
@@ -49,9 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "token":
-        from storage.tokens import new_token
+        from storage.tokens import hash_token, new_token
 
-        print(new_token())
+        token = new_token()
+        print(f"token:  {token}\nsha256: {hash_token(token)}")
+        print(
+            "Give the server the token (VIGIL_API_TOKEN / VIGIL_API_TOKEN_FILE) or the hash "
+            "(api_token_hashes in the config); give clients the token.",
+            file=sys.stderr,
+        )
         return 0
     os.environ.setdefault("DO_NOT_TRACK", "1")
     try:

@@ -114,7 +114,8 @@ def test_bad_types_name_the_setting(tmp_path: Path, line: str, setting: str) -> 
         ("raw_retention_days = 0", "raw_retention_days must be positive"),
         ("write_queue_size = -1", "write_queue_size must be positive"),
         ("max_body_bytes = 0", "max_body_bytes must be positive"),
-        ('api_token = "short"', "API token must be at least 16 characters"),
+        ('api_token = "short-but-a-secret"', "secrets stay out of config files"),
+        ('api_token_hashes = "abc"', "api_token_hashes"),
     ],
 )
 def test_bad_ranges_name_the_setting(tmp_path: Path, line: str, text: str) -> None:
@@ -142,3 +143,18 @@ def test_repr_never_shows_the_token() -> None:
     assert TOKEN not in repr(settings)
     assert TOKEN not in str(settings)
     assert "port=8501" in repr(settings)
+
+
+def test_token_from_env_must_be_long_enough() -> None:
+    with pytest.raises(SettingsError, match="at least 16 characters"):
+        load_settings(env={"VIGIL_API_TOKEN": "short"})
+
+
+def test_token_from_a_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("file-token-0123456789abcdef\n")
+    settings = load_settings(env={"VIGIL_API_TOKEN_FILE": str(secret)})
+    assert settings.api_token == "file-token-0123456789abcdef"
+    assert "file-token" not in repr(settings)
+    with pytest.raises(SettingsError, match="cannot be read"):
+        load_settings(env={"VIGIL_API_TOKEN_FILE": str(tmp_path / "missing")})

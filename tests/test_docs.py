@@ -1,0 +1,65 @@
+"""Every setting, environment variable, command, flag and route is documented in the README."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from collectors.http_api import api_routes
+from collectors.settings import ENV_VARS, Settings
+from dashboard.cli import build_parser
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(Settings) if f.name != "api_token"])
+def test_every_setting_is_documented(name: str) -> None:
+    assert f"| `{name}` |" in README, f"README's Configuration table lacks `{name}`"
+
+
+@pytest.mark.parametrize("var", [*ENV_VARS, "VIGIL_API_TOKEN_FILE", "VIGIL_LOG_LEVEL"])
+def test_every_environment_variable_is_documented(var: str) -> None:
+    assert f"`{var}`" in README
+
+
+@pytest.mark.parametrize("command", sorted(_subcommands()))
+def test_every_command_and_flag_is_documented(command: str) -> None:
+    assert f"`vigil {command}" in README, f"README does not document `vigil {command}`"
+    for action in _subcommands()[command]._actions:
+        for flag in action.option_strings:
+            if flag not in ("-h", "--help"):
+                assert f"`{flag}" in README, f"README does not document {flag} of {command}"
+
+
+def test_every_route_is_documented() -> None:
+    class _Ctx:
+        ingest = None
+        version = ""
+        max_body_bytes = 0
+        token_hashes = frozenset[str]()
+        system_snapshot = None
+
+    for route in api_routes(_Ctx()):  # type: ignore[arg-type]
+        for method in sorted(route.methods or []):
+            if method == "HEAD":
+                continue
+            assert f"`{method} {route.path}`" in README, f"{method} {route.path} undocumented"
+
+
+def test_every_make_target_is_documented() -> None:
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    targets = re.findall(r"^([a-z]+):.*## ", makefile, flags=re.M)
+    assert {"demo", "test", "bench"} <= set(targets)
+    for target in targets:
+        if target != "help":
+            assert f"make {target}" in README, f"README does not mention `make {target}`"
