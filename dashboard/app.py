@@ -1,7 +1,30 @@
-"""The dashboard's entry script: navigation between pages."""
+"""The dashboard's entry script: page navigation (st.App in `vigil serve` runs it)."""
+
+from pathlib import Path
 
 import streamlit as st
 
+from dashboard import data, runtime
+
+PAGES = Path(__file__).with_name("pages")
+
 st.set_page_config(page_title="Vigil", page_icon=":material/monitoring:", layout="wide")
-st.title("Vigil")
-st.write("placeholder")
+
+navigation = st.navigation(
+    {
+        "Monitoring": [
+            st.Page(PAGES / "overview.py", title="Overview", icon=":material/monitoring:"),
+            st.Page(PAGES / "system.py", title="System", icon=":material/memory:"),
+        ],
+        "Help": [
+            st.Page(
+                PAGES / "getting_started.py", title="Get started", icon=":material/rocket_launch:"
+            ),
+        ],
+    }
+)
+if runtime.current() is None:
+    # Page scripts read the server's store; without it they would fail one by one.
+    st.error(data.NO_RUNTIME, icon=":material/error:")
+    st.stop()
+navigation.run()

@@ -1,0 +1,41 @@
+"""A real headless Chromium opens the Overview of a running demo server."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from tests.integration.browser import LAUNCH_ARGS, chromium_path
+from tests.integration.server import ServerProcess, start_server
+
+
+def _wait_for_demo(server: ServerProcess, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        models = server.request("GET", "/api/v1/models").body.get("models", [])
+        if models and models[0]["labels"] > 0:
+            return int(models[0]["predictions"])
+        time.sleep(0.5)
+    raise AssertionError(f"demo history did not load:\n{server.output()}")
+
+
+def test_overview_of_the_demo_renders_a_plotly_chart(tmp_path: Path) -> None:
+    server = start_server(tmp_path / "vigil.duckdb", command="demo", extra=["--no-live"])
+    try:
+        assert _wait_for_demo(server) > 80_000
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server.url + "/", wait_until="domcontentloaded")
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            assert page.locator(".js-plotly-plot").count() >= 1
+            assert "credit-risk" in page.content()
+            assert page.locator('[data-testid="stMetric"]').count() >= 4
+            page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+            browser.close()
+        assert (tmp_path / "overview.png").stat().st_size > 10_000
+    finally:
+        assert server.stop(signal.SIGTERM) == 0
