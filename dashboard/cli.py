@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Its INFO lines would report every job run (every 2 s).
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.root.level))
     if args.command == "token":
         from storage.tokens import hash_token, new_token
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -175,16 +176,18 @@ _SYSTEM_SERIES = (
 )
 
 
-def _system_source(
-    con: duckdb.DuckDBPyConnection, start: datetime | None, raw: str, rolled: str
-) -> str:
-    """Raw samples when they cover the start of the range, else the 1-minute rollups."""
-    row = con.execute(f"SELECT min(ts) FROM {raw}").fetchone()
-    earliest = row[0] if row else None
-    if earliest is None or (start is not None and start >= earliest):
-        return raw
-    rolled_row = con.execute(f"SELECT count(*) FROM {rolled}").fetchone()
-    return rolled if rolled_row and rolled_row[0] else raw
+def _samples(raw: str, rolled: str, columns: Sequence[str]) -> str:
+    """Rollups for the minutes before the oldest raw sample, raw samples from there on.
+
+    Raw samples are kept for days and rollups for months, so a long range needs both; the
+    newest minutes exist only raw (rollups lag a minute), the oldest only rolled up.
+    """
+    cols = ", ".join(["ts", "host", *columns])
+    return (
+        f"(SELECT {cols} FROM {rolled} WHERE ts < coalesce("
+        f"(SELECT date_trunc('minute', min(ts)) FROM {raw}), 'infinity'::TIMESTAMPTZ) "
+        f"UNION ALL SELECT {cols} FROM {raw})"
+    )
 
 
 def system_series(
@@ -194,7 +197,7 @@ def system_series(
     bucket: str = "1m",
 ) -> pd.DataFrame:
     """Host metrics averaged per bucket and host."""
-    table = _system_source(con, start, "system_samples", "system_rollup_1m")
+    table = _samples("system_samples", "system_rollup_1m", _SYSTEM_SERIES)
     cols = ", ".join(f"avg({c}) AS {c}" for c in _SYSTEM_SERIES)
     where, params = _where(start, end, None)
     return con.execute(
@@ -204,6 +207,17 @@ def system_series(
     ).df()
 
 
+_GPU_SERIES = (
+    "gpu_index",
+    "name",
+    "util_percent",
+    "mem_used_bytes",
+    "mem_total_bytes",
+    "temperature_c",
+    "power_w",
+)
+
+
 def gpu_series(
     con: duckdb.DuckDBPyConnection,
     start: datetime | None,
@@ -211,7 +225,7 @@ def gpu_series(
     bucket: str = "1m",
 ) -> pd.DataFrame:
     """GPU metrics averaged per bucket, host and device."""
-    table = _system_source(con, start, "gpu_samples", "gpu_rollup_1m")
+    table = _samples("gpu_samples", "gpu_rollup_1m", _GPU_SERIES)
     where, params = _where(start, end, None)
     return con.execute(
         f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, p.host, "

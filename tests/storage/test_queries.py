@@ -211,3 +211,29 @@ def test_system_series_and_latest_sample(store: Store) -> None:
     assert got["cpu_percent"].tolist() == [2.5, 8.5]
     latest = latest_system_sample(store.cursor())
     assert latest is not None and latest["cpu_percent"] == 11.0
+
+
+def test_system_series_reads_rollups_before_raw_samples_and_raw_after(store: Store) -> None:
+    from storage.system import apply_retention, rollup
+
+    old = [
+        {"ts": T0 + timedelta(minutes=m, seconds=s), "host": "h1", "cpu_percent": float(m)}
+        for m in range(3)
+        for s in (0, 30)
+    ]
+    new = [
+        {"ts": T0 + timedelta(minutes=10, seconds=s), "host": "h1", "cpu_percent": 50.0}
+        for s in (0, 20, 40)
+    ]
+    con = store.cursor()
+    write_samples(con, old + new)
+    rollup(con, T0 + timedelta(minutes=5))
+    # Raw samples of the first minutes age out; their rollups stay.
+    apply_retention(con, T0 + timedelta(minutes=5, days=1), raw_days=1, rollup_days=90)
+    assert con.execute("SELECT count(*) FROM system_samples").fetchall()[0][0] == 3
+    got = system_series(con, T0, T0 + timedelta(minutes=20), bucket="1m")
+    assert got["cpu_percent"].tolist() == [0.0, 1.0, 2.0, 50.0]
+    # Without any rollup the newest raw samples still show (a young server).
+    assert system_series(con, T0 + timedelta(minutes=9), None, bucket="1m")[
+        "cpu_percent"
+    ].tolist() == [50.0]
