@@ -16,7 +16,13 @@ from collectors.records import RecordError, RecordsInvalid, label_batch, predict
 from storage import ModelInfo, UnknownModelError, Writer
 from storage.identifiers import check_model_name
 from storage.models import add_features, check_features, get_model, register_model
-from storage.predictions import LabelResult, PredictionResult, insert_labels, insert_predictions
+from storage.predictions import (
+    LabelResult,
+    PredictionResult,
+    StoredDuplicates,
+    insert_labels,
+    insert_predictions,
+)
 from storage.store import Store
 
 
@@ -75,15 +81,19 @@ class IngestService:
             self.metrics.rejected.labels("invalid_records").inc()
             raise
 
-        def job(con: Any) -> tuple[ModelInfo, PredictionResult]:
+        def job(con: Any, skip_duplicates: bool) -> tuple[ModelInfo, PredictionResult]:
             current = model
             if batch.new_features:
                 # Re-read inside the transaction: another batch may have added them already.
                 current = get_model(con, name) or model
                 current = add_features(con, current, batch.new_features)
-            return current, insert_predictions(con, current, batch.table)
+            result = insert_predictions(con, current, batch.table, skip_duplicates=skip_duplicates)
+            return current, result
 
-        updated, result = self.writer.run(job)
+        try:
+            updated, result = self.writer.run(lambda con: job(con, False))
+        except StoredDuplicates:  # a retried batch: redo it, skipping what is stored
+            updated, result = self.writer.run(lambda con: job(con, True))
         if batch.new_features:
             self._remember(updated)
         self.metrics.accepted.labels(name, "prediction").inc(result.accepted)

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import pandas as pd
@@ -225,6 +226,17 @@ def _timestamps(values: list[object], now: datetime) -> pa.Array:
     return pa.array(out, type=TS_TYPE)
 
 
+def _columns(rows: list[dict[str, Any]], names: list[str]) -> list[Sequence[object]]:
+    """One value list per name: a C-level itemgetter pass when every row has every name."""
+    if not names:
+        return []
+    try:
+        picked = list(map(itemgetter(*names), rows))
+    except KeyError:  # some rows lack a feature: it is null there
+        return [[row.get(name) for row in rows] for name in names]
+    return [picked] if len(names) == 1 else list(zip(*picked, strict=True))
+
+
 def _only_dicts(values: list[object]) -> bool:
     return all(v is None or type(v) is dict for v in values)
 
@@ -298,8 +310,7 @@ def _fast_predictions(
     if not _only_dicts(feats):
         raise ValueError("features")
     feats = [f or {} for f in feats]
-    for name, kind in kinds.items():
-        values = [f.get(name) for f in feats]
+    for (name, kind), values in zip(kinds.items(), _columns(feats, list(kinds)), strict=True):
         arr = pa.array(values, type=pa.float64() if kind == "numeric" else pa.string())
         if kind == "numeric" and not _finite(arr):
             raise ValueError(name)

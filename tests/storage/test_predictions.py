@@ -129,3 +129,30 @@ def test_regression_labels_are_stored_as_numbers(store: Store, writer: Writer) -
     writer.run(lambda con: insert_labels(con, price, table), timeout=30)
     row = store.cursor().execute("SELECT label, label_value FROM labels").fetchone()
     assert row == (None, 2.5)
+
+
+def test_plain_insert_refuses_stored_ids_and_leaves_nothing(
+    store: Store, writer: Writer, churn: ModelInfo
+) -> None:
+    from storage.predictions import StoredDuplicates
+
+    writer.run(lambda con: insert_predictions(con, churn, _preds(["a", "b"])))
+    with pytest.raises(StoredDuplicates):
+        writer.run(
+            lambda con: insert_predictions(con, churn, _preds(["c", "a"]), skip_duplicates=False)
+        )
+    assert [r[0] for r in _stored(store, churn)] == ["a", "b"]  # "c" was rolled back
+    result = writer.run(
+        lambda con: insert_predictions(con, churn, _preds(["c", "d"]), skip_duplicates=False)
+    )
+    assert result == PredictionResult(accepted=2, duplicates=0)
+
+
+def test_ingest_redoes_a_retried_batch_skipping_stored_ids(ingest: Any) -> None:
+    ingest.register("m", {"task": "binary"})
+    first = [{"event_id": f"e{i}", "prediction": 1, "features": {"x": 1.0}} for i in range(5)]
+    assert ingest.predictions("m", first).accepted == 5
+    retried = [*first[2:], {"event_id": "new", "prediction": 0, "features": {"y": "a"}}]
+    result = ingest.predictions("m", retried)
+    assert (result.accepted, result.duplicates) == (1, 3)
+    assert ingest.model("m").features == {"x": "numeric", "y": "categorical"}
