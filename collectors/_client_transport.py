@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger("collectors.client")
 
+ARROW_STREAM: Final = "application/vnd.apache.arrow.stream"
 MAX_RETRY_AFTER_S: Final = 300.0
 _CHUNK: Final = 200  # records per encoder call: ~2-3 ms with 20 features (stdlib json)
 _STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -214,7 +215,10 @@ class Transport:
             kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
             self._conn = kind(self._host, self._port, timeout=self._timeout)
         try:
-            self._conn.request(method, path, body=body, headers=self._headers)
+            headers = self._headers
+            if body[:1] not in (b"{", b""):  # an Arrow IPC stream (JSON bodies are objects)
+                headers = {**headers, "Content-Type": ARROW_STREAM}
+            self._conn.request(method, path, body=body, headers=headers)
             response = self._conn.getresponse()
             data = response.read()
         except BaseException:

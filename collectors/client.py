@@ -25,6 +25,7 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import quote
 
+from collectors._client_arrow import encode_arrow
 from collectors._client_transport import (
     Record,
     Transport,
@@ -143,6 +144,7 @@ class Monitor:
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         connections: int = 2,
+        arrow: bool = True,
     ) -> None:
         if not isinstance(token, str) or not token:
             raise ValueError("token must be a non-empty string: the server's API token")
@@ -160,6 +162,7 @@ class Monitor:
         self._transport = Transport(url, token, float(timeout))
         self._transport_args = (url, token, float(timeout))
         self._connections = connections
+        self._arrow = arrow
         root = f"{self._transport.root}/api/v1/models/{quote(model, safe='')}"
         self._model_path = root
         self._predictions_path, self._labels_path = f"{root}/predictions", f"{root}/labels"
@@ -380,7 +383,7 @@ class Monitor:
                 break
             left -= taken
             encoded = [
-                (path, self._encode(records))
+                (path, self._encode(records, path))
                 for path, records in (
                     (self._predictions_path, predictions),
                     (self._labels_path, labels),
@@ -460,8 +463,12 @@ class Monitor:
             record["tags"] = tags
         return record
 
-    def _encode(self, records: list[Record]) -> tuple[bytes, list[Record]]:
+    def _encode(self, records: list[Record], path: str) -> tuple[bytes, list[Record]]:
         """Serialize a batch, counting and logging records that cannot be encoded."""
+        if self._arrow and path == self._predictions_path:
+            arrow = encode_arrow(records)
+            if arrow is not None:
+                return arrow, records
         body, kept, errors = encode_records(records)
         if errors:
             self._count("failed", len(errors))
@@ -473,7 +480,7 @@ class Monitor:
     def _deliver(self, path: str, records: list[Record], body: bytes | None = None) -> None:
         """POST records until accepted, rejected or out of retries; keep the counters."""
         if body is None:
-            body, records = self._encode(records)
+            body, records = self._encode(records, path)
         attempt, registered_again = 0, False
         while records:
             status, retry_after, data = self._poster_transport().send("POST", path, body)
@@ -493,7 +500,7 @@ class Monitor:
             if bad and len(bad) < len(records):  # all-or-nothing: resend the valid ones
                 self._reject(path, status, data, len(bad))
                 records = [r for i, r in enumerate(records) if i not in bad]
-                body, records = self._encode(records)
+                body, records = self._encode(records, path)
                 continue
             if 400 <= status < 500 and status != 429:
                 self._reject(path, status, data, len(records))
