@@ -20,6 +20,19 @@ import pyarrow.compute as pc
 from storage import ModelInfo, normalize_class
 from storage.identifiers import FEATURE_NAME_RE
 
+# The fields of a prediction record; in tables and files every other column is a feature.
+RECORD_FIELDS = frozenset(
+    {
+        "event_id",
+        "timestamp",
+        "version",
+        "prediction",
+        "score",
+        "probabilities",
+        "latency_ms",
+        "tags",
+    }
+)
 MAX_EVENT_ID = 256
 MAX_EPOCH = 32_503_680_000.0
 MAX_EXACT_INT = 2**53  # pyarrow refuses larger ints for float64 columns

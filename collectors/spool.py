@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from collectors.ingest import IngestService, arrow_records
-from collectors.records import RecordsInvalid
+from collectors.records import RECORD_FIELDS, RecordsInvalid
 from storage import StorageError, WriteQueueFullError
 
 log = logging.getLogger(__name__)
@@ -91,17 +91,7 @@ def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-_FIELDS = {
-    "event_id",
-    "timestamp",
-    "version",
-    "prediction",
-    "score",
-    "probabilities",
-    "latency_ms",
-    "tags",
-    "label",
-}
+_FIELDS = RECORD_FIELDS | {"label"}
 
 
 def _kind(records: list[dict[str, Any]]) -> str:

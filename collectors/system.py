@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from collectors.gpu import GpuReading, GpuSource, NvmlSource
 from collectors.host import DiskIo, HostSource, NetIo, PsutilSource
+from storage import system as storage_system
 
 __all__ = [
     "GPU_COLUMNS",
@@ -32,40 +33,9 @@ __all__ = [
     "default_sampler",
 ]
 
-SYSTEM_COLUMNS: tuple[str, ...] = (
-    "ts",
-    "host",
-    "cpu_percent",
-    "load1",
-    "load5",
-    "load15",
-    "mem_used_bytes",
-    "mem_available_bytes",
-    "swap_used_bytes",
-    "swap_percent",
-    "disk_percent",
-    "disk_read_bps",
-    "disk_write_bps",
-    "net_sent_bps",
-    "net_recv_bps",
-    "proc_cpu_percent",
-    "proc_rss_bytes",
-)
-"""Columns of the ``system_samples`` table, in the order ``SystemSample.to_row`` gives them."""
-
-GPU_COLUMNS: tuple[str, ...] = (
-    "ts",
-    "host",
-    "gpu_index",
-    "name",
-    "uuid",
-    "util_percent",
-    "mem_used_bytes",
-    "mem_total_bytes",
-    "temperature_c",
-    "power_w",
-)
-"""Columns of one GPU row, in the order ``SystemSample.gpu_rows`` gives them."""
+# The storage layer owns the table layout; to_row() and gpu_rows() give these columns.
+SYSTEM_COLUMNS = storage_system.SYSTEM_COLUMNS
+GPU_COLUMNS = storage_system.GPU_COLUMNS
 
 
 def counter_rate(before: int | None, after: int | None, elapsed_s: float) -> float | None:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from storage.identifiers import quote
 from storage.models import ModelInfo, list_models
+from storage.system import SYSTEM_COLUMNS
 
 BUCKETS = {
     "1m": "1 minute",
@@ -160,20 +161,7 @@ def model_kpis(
     return {"predictions": row[0], "labeled": row[1], key: row[2], "latency_p95_ms": row[3]}
 
 
-_SYSTEM_SERIES = (
-    "cpu_percent",
-    "load1",
-    "mem_used_bytes",
-    "mem_available_bytes",
-    "swap_used_bytes",
-    "disk_percent",
-    "disk_read_bps",
-    "disk_write_bps",
-    "net_sent_bps",
-    "net_recv_bps",
-    "proc_cpu_percent",
-    "proc_rss_bytes",
-)
+_SYSTEM_SERIES = SYSTEM_COLUMNS[2:]  # every metric; ts and host are the keys
 
 
 def _samples(raw: str, rolled: str, columns: Sequence[str]) -> str:
