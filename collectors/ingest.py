@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from collectors.arrow_batch import arrow_prediction_batch
 from collectors.metrics import ServerMetrics
 from collectors.records import RecordError, RecordsInvalid, label_batch, prediction_batch
 from storage import ModelInfo, UnknownModelError, Writer
@@ -73,10 +74,11 @@ class IngestService:
     def predictions(self, name: str, records: object | pa.Table) -> PredictionResult:
         """Validate and store prediction records (JSON list or an Arrow table)."""
         model = self.model(name)
-        if isinstance(records, pa.Table):
-            records = arrow_records(records)
         try:
-            batch = prediction_batch(records, model)
+            if isinstance(records, pa.Table):
+                batch = arrow_prediction_batch(records, model)
+            else:
+                batch = prediction_batch(records, model)
         except RecordsInvalid:
             self.metrics.rejected.labels("invalid_records").inc()
             raise
@@ -111,35 +113,3 @@ class IngestService:
         result = self.writer.run(lambda con: insert_labels(con, model, table))
         self.metrics.accepted.labels(name, "label").inc(result.accepted)
         return result
-
-
-_RESERVED = {
-    "event_id",
-    "timestamp",
-    "version",
-    "prediction",
-    "score",
-    "probabilities",
-    "latency_ms",
-    "tags",
-}
-
-
-def arrow_records(table: pa.Table) -> list[dict[str, Any]]:
-    """Records from an Arrow table: reserved columns as fields, every other one a feature."""
-    rows = table.to_pylist()
-    feature_cols = [c for c in table.column_names if c not in _RESERVED and c != "features"]
-    out = []
-    for row in rows:
-        rec = {k: v for k, v in row.items() if k in _RESERVED}
-        feats = dict(row.get("features") or {})
-        feats.update({c: row[c] for c in feature_cols})
-        rec["features"] = feats
-        for key in ("probabilities", "tags"):
-            if isinstance(rec.get(key), list):  # Arrow maps come back as (key, value) pairs
-                rec[key] = dict(rec[key])
-        ts = rec.get("timestamp")
-        if hasattr(ts, "isoformat"):
-            rec["timestamp"] = ts.isoformat()
-        out.append(rec)
-    return out

@@ -392,3 +392,23 @@ def label_batch(records: object, model: ModelInfo, now: datetime | None = None) 
             "ts": _timestamps([r.get("timestamp") for r in records], now),
         }
     )
+
+
+def arrow_records(table: pa.Table) -> list[dict[str, Any]]:
+    """Records from an Arrow table: reserved columns as fields, every other one a feature."""
+    rows = table.to_pylist()
+    feature_cols = [c for c in table.column_names if c not in RECORD_FIELDS and c != "features"]
+    out = []
+    for row in rows:
+        rec = {k: v for k, v in row.items() if k in RECORD_FIELDS}
+        feats = dict(row.get("features") or {})
+        feats.update({c: row[c] for c in feature_cols})
+        rec["features"] = feats
+        for key in ("probabilities", "tags"):
+            if isinstance(rec.get(key), list):  # Arrow maps come back as (key, value) pairs
+                rec[key] = dict(rec[key])
+        ts = rec.get("timestamp")
+        if hasattr(ts, "isoformat"):
+            rec["timestamp"] = ts.isoformat()
+        out.append(rec)
+    return out

@@ -21,8 +21,8 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from collectors.ingest import IngestService, arrow_records
-from collectors.records import RECORD_FIELDS, RecordsInvalid
+from collectors.ingest import IngestService
+from collectors.records import RECORD_FIELDS, RecordsInvalid, arrow_records
 from storage import StorageError, WriteQueueFullError
 
 log = logging.getLogger(__name__)
