@@ -24,6 +24,7 @@ from collectors.client import Monitor
 from tests.integration.server import start_server
 
 N_FEATURES = 20
+BATCH = 10_000
 FEATURES = {f"x{i}": "numeric" for i in range(N_FEATURES - 2)} | {
     "region": "categorical",
     "channel": "categorical",

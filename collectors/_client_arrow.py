@@ -8,11 +8,11 @@ batch pyarrow would convert silently (bools as numbers, mixed types), the SDK se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-_FIELDS = ("event_id", "timestamp", "version", "prediction", "score", "latency_ms")
 _pa: Any = None
 _missing = False
 
@@ -30,14 +30,13 @@ def _pyarrow() -> Any:
     return _pa
 
 
-def _plain(values: list[Any], *types: type) -> bool:
+def _plain(values: Sequence[Any], *types: type) -> bool:
     """Every value is None or exactly one of `types` (so bool never passes for int)."""
     return all(v is None or type(v) in types for v in values)
 
 
-def _feature_columns(records: list[dict[str, Any]]) -> dict[str, list[Any]] | None:
+def _feature_columns(features: tuple[Any, ...]) -> dict[str, list[Any]] | None:
     """Feature name -> values, when every record has the same feature names."""
-    features = [r["features"] for r in records]
     names = list(features[0])
     if any(len(f) != len(names) for f in features):
         return None
@@ -50,50 +49,77 @@ def _feature_columns(records: list[dict[str, Any]]) -> dict[str, list[Any]] | No
     return dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True))
 
 
+def _feature_type(pa: Any, kind: Any) -> bool:
+    return bool(
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_null(kind)
+    )
+
+
 def _finite(pa: Any, arr: Any) -> bool:
     if not pa.types.is_floating(arr.type) or arr.null_count == len(arr):
         return True
     return bool(pa.compute.all(pa.compute.is_finite(arr.drop_null())).as_py())
 
 
-def encode_arrow(records: list[dict[str, Any]]) -> bytes | None:
-    """The batch as an Arrow IPC stream, or None when it should go as JSON."""
-    pa = _pyarrow()
-    if pa is None or not records:
-        return None
-    if any("probabilities" in r for r in records):
+def _columns(items: list[tuple[Any, ...]], version: str | None) -> dict[str, Any] | None:
+    """The record fields as value lists, or None when a column would not convert exactly."""
+    event_id, ts, features, prediction, score, probabilities, latency, versions, tags = zip(
+        *items, strict=True
+    )
+    if any(p is not None for p in probabilities):
         return None  # multiclass maps: rare enough to leave to JSON
-    columns: dict[str, Any] = {}
-    for name in _FIELDS:
-        values = [r.get(name) for r in records]
-        if name == "event_id" and not _plain(values, str):
-            return None
-        if name in ("timestamp", "score", "latency_ms") and not _plain(values, float, int):
-            return None
-        if name == "version" and not _plain(values, str):
-            return None
-        if name == "prediction" and not (_plain(values, str) or _plain(values, int, float)):
-            return None
-        if name in ("event_id", "prediction", "timestamp") or any(v is not None for v in values):
-            columns[name] = values
-    features = _feature_columns(records)
-    if features is None or any(name in columns for name in features):
+    if version is not None:
+        versions = tuple(version if v is None else v for v in versions)
+    # pyarrow turns bools and ints into floats silently: check the number fields by hand.
+    checks = ((ts, (float, int)), (score, (float, int)), (latency, (float, int)))
+    if not all(_plain(values, *types) for values, types in checks):
         return None
-    for values in features.values():
-        if not (_plain(values, float, int) or _plain(values, str)):
-            return None
-    tags = [r.get("tags") for r in records]
+    if not (_plain(prediction, str) or _plain(prediction, int, float)):
+        return None
+    if any(v is None for v in event_id) or any(v is None for v in ts):
+        return None
+    fields = {"event_id": event_id, "timestamp": ts, "prediction": prediction}
+    optional = {"score": score, "latency_ms": latency, "version": versions, "tags": tags}
+    fields |= {k: v for k, v in optional.items() if any(x is not None for x in v)}
+    feature_columns = _feature_columns(features)
+    if feature_columns is None or any(name in fields for name in feature_columns):
+        return None
+    return {"fields": fields, "features": feature_columns}
+
+
+def encode_arrow(items: list[tuple[Any, ...]], version: str | None = None) -> bytes | None:
+    """The SDK's buffered prediction tuples as an Arrow IPC stream, or None to send JSON.
+
+    A tuple is (event_id, timestamp, features, prediction, score, probabilities,
+    latency_ms, version, tags), as Monitor.log_prediction buffers it; `version` fills
+    records logged without one.
+    """
+    pa = _pyarrow()
+    if pa is None or not items:
+        return None
+    columns = _columns(items, version)
+    if columns is None:
+        return None
+    fields, features = columns["fields"], columns["features"]
     try:
-        arrays = {
-            name: pa.array(values)
-            for name, values in {**columns, **features}.items()
-            if any(v is not None for v in values)
-        }
-        arrays["timestamp"] = pa.array(columns["timestamp"], pa.float64())
+        arrays = {name: pa.array(v) for name, v in fields.items() if name != "tags"}
+        for name in ("event_id", "version"):
+            if name in arrays and not pa.types.is_string(arrays[name].type):
+                return None
+        arrays["timestamp"] = pa.array(fields["timestamp"], pa.float64())
+        if "tags" in fields:
+            arrays["tags"] = pa.array(fields["tags"], pa.map_(pa.string(), pa.string()))
+        feats = {n: pa.array(v) for n, v in features.items()}
+        # Bools in a number column become 1.0/0.0 here, as the server reads them in JSON.
+        if not all(_feature_type(pa, arr.type) for arr in feats.values()):
+            return None
+        arrays |= {n: arr for n, arr in feats.items() if arr.null_count < len(arr)}
         if not all(_finite(pa, arr) for arr in arrays.values()):
             return None  # JSON sends NaN/inf as null, as the SDK always has
-        if any(t is not None for t in tags):
-            arrays["tags"] = pa.array(tags, pa.map_(pa.string(), pa.string()))
         table = pa.table(arrays)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:

@@ -402,7 +402,7 @@ class Monitor:
         while inflight:
             inflight.popleft().wait()
 
-    def _post_batch(self, encoded: list[tuple[str, tuple[bytes, list[Record]]]]) -> None:
+    def _post_batch(self, encoded: list[tuple[str, tuple[bytes, list[Any]]]]) -> None:
         """Deliver one taken batch on a poster thread (its own kept-alive connection)."""
         for path, (body, records) in encoded:
             if records:
@@ -421,9 +421,9 @@ class Monitor:
         with self._count_lock:
             setattr(self, counter, getattr(self, counter) + n)
 
-    def _take(self, limit: int) -> tuple[int, list[Record], list[Record], list[_Flush]]:
+    def _take(self, limit: int) -> tuple[int, list[Any], list[Record], list[_Flush]]:
         """Pop up to limit items, stopping after a flush marker."""
-        predictions: list[Record] = []
+        predictions: list[Any] = []
         labels: list[Record] = []
         markers: list[_Flush] = []
         pop = self._buffer.popleft
@@ -437,7 +437,7 @@ class Monitor:
             if item[0] is _LABEL:
                 labels.append({"event_id": item[1], "label": item[2], "timestamp": item[3]})
             else:
-                predictions.append(self._prediction_record(item))
+                predictions.append(item)  # a tuple: encoded as Arrow or turned into a record
         return taken, predictions, labels, markers
 
     def _prediction_record(self, item: tuple[Any, ...]) -> dict[str, Any]:
@@ -463,12 +463,18 @@ class Monitor:
             record["tags"] = tags
         return record
 
-    def _encode(self, records: list[Record], path: str) -> tuple[bytes, list[Record]]:
-        """Serialize a batch, counting and logging records that cannot be encoded."""
-        if self._arrow and path == self._predictions_path:
-            arrow = encode_arrow(records)
-            if arrow is not None:
-                return arrow, records
+    def _encode(self, records: list[Any], path: str) -> tuple[bytes, list[Any]]:
+        """Serialize a batch, counting and logging records that cannot be encoded.
+
+        Predictions arrive as buffered tuples: Arrow is built from them directly, and only
+        a batch that goes as JSON pays for one dict per record.
+        """
+        if records and type(records[0]) is tuple:
+            if self._arrow:
+                arrow = encode_arrow(records, self._version)
+                if arrow is not None:
+                    return arrow, records
+            records = [self._prediction_record(item) for item in records]
         body, kept, errors = encode_records(records)
         if errors:
             self._count("failed", len(errors))
@@ -477,7 +483,7 @@ class Monitor:
             )
         return body, kept
 
-    def _deliver(self, path: str, records: list[Record], body: bytes | None = None) -> None:
+    def _deliver(self, path: str, records: list[Any], body: bytes | None = None) -> None:
         """POST records until accepted, rejected or out of retries; keep the counters."""
         if body is None:
             body, records = self._encode(records, path)

@@ -11,8 +11,21 @@ import pyarrow as pa
 
 from collectors._client_arrow import encode_arrow
 
+FIELDS = (
+    "event_id",
+    "timestamp",
+    "features",
+    "prediction",
+    "score",
+    "probabilities",
+    "latency_ms",
+    "version",
+    "tags",
+)
 
-def _rec(i: int, **over: Any) -> dict[str, Any]:
+
+def _rec(i: int, **over: Any) -> tuple[Any, ...]:
+    """A prediction as Monitor.log_prediction buffers it."""
     rec: dict[str, Any] = {
         "event_id": f"e{i}",
         "timestamp": 1_764_000_000.5 + i,
@@ -22,7 +35,7 @@ def _rec(i: int, **over: Any) -> dict[str, Any]:
         "tags": {"channel": "web"},
     }
     rec.update(over)
-    return rec
+    return tuple(rec.get(name) for name in FIELDS)
 
 
 def _decode(body: bytes) -> pa.Table:
@@ -41,6 +54,9 @@ def test_a_plain_batch_becomes_typed_columns() -> None:
     assert table.column("prediction").to_pylist() == [0, 1, 0]
     assert table.column("tags").to_pylist()[0] == [("channel", "web")]
     assert "version" not in table.column_names  # all-null optional fields are left out
+    assert "latency_ms" not in table.column_names
+    versioned = _decode(encode_arrow([_rec(0), _rec(1, version="7")], "3") or b"")
+    assert versioned.column("version").to_pylist() == ["3", "7"]
 
 
 def test_batches_pyarrow_would_convert_silently_go_as_json() -> None:
@@ -53,7 +69,8 @@ def test_batches_pyarrow_would_convert_silently_go_as_json() -> None:
         [_rec(0, prediction=[1])],
         [_rec(0, timestamp="2026-11-25T10:00:00Z")],
         [_rec(0, tags={"k": 1})],
-        [_rec(0, features={"age": True, "income": 1.0, "region": "n"})],
+        [_rec(0), _rec(1, event_id=7)],
+        [_rec(0, version=3)],
     ]
     for records in cases:
         assert encode_arrow(records) is None, records
@@ -63,3 +80,10 @@ def test_importing_the_sdk_does_not_import_pyarrow() -> None:
     code = "import collectors.client, sys; print('pyarrow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_bool_features_travel_as_arrow_bools() -> None:
+    """The server reads booleans in a numeric feature as 1/0 in JSON and Arrow alike."""
+    body = encode_arrow([_rec(0, features={"age": True, "income": 1.0, "region": "n"})])
+    assert body is not None
+    assert _decode(body).column("age").type == pa.bool_()
