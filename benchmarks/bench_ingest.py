@@ -8,6 +8,7 @@ the same shape in a fresh DuckDB file, in the same run.
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import resource
@@ -82,6 +83,7 @@ def raw_arrow_insert(rows: list[dict[str, Any]], directory: Path) -> float:
 
 def sdk_ingest(rows: list[dict[str, Any]], directory: Path) -> dict[str, float]:
     """Predictions/s through Monitor -> HTTP -> DuckDB, and the server's RSS after."""
+    directory.mkdir(parents=True, exist_ok=True)
     server = start_server(directory / "vigil.duckdb")
     try:
         monitor = Monitor(
@@ -129,16 +131,24 @@ def idle_rss(directory: Path, settle_s: float = 15.0) -> float:
 
 def bench_ingest(n: int = 300_000) -> dict[str, Any]:
     rows = make_rows(n)
+    # The harness's own 300k test rows are not part of a model service's heap: keep the
+    # garbage collector from walking them during the measurement.
+    gc.collect()
+    gc.freeze()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         raw_s = raw_arrow_insert(rows, directory)
-        sdk = sdk_ingest(rows, directory)
+        # Median of three runs (each a fresh server): one run on a 2-core VM varies ~15%.
+        runs = [sdk_ingest(rows, directory / f"run{i}") for i in range(3)]
+        sdk = sorted(runs, key=lambda r: r["rows_per_s"])[1]
         idle = idle_rss(directory)
     return {
         "rows": n,
+        "batch_size": BATCH,
         "features": N_FEATURES,
         "sdk_rows_per_s": sdk["rows_per_s"],
         "sdk_seconds": sdk["seconds"],
+        "sdk_rows_per_s_runs": [r["rows_per_s"] for r in runs],
         "raw_arrow_rows_per_s": n / raw_s,
         "ratio_sdk_to_raw": sdk["rows_per_s"] / (n / raw_s),
         "server_rss_after_ingest_mb": sdk["server_rss_mb"],

@@ -32,21 +32,19 @@ def _pyarrow() -> Any:
 
 def _plain(values: Sequence[Any], *types: type) -> bool:
     """Every value is None or exactly one of `types` (so bool never passes for int)."""
-    return all(v is None or type(v) in types for v in values)
+    return set(map(type, values)) <= {type(None), *types}
 
 
-def _feature_columns(features: tuple[Any, ...]) -> dict[str, list[Any]] | None:
+def _feature_columns(features: list[Any]) -> dict[str, list[Any]] | None:
     """Feature name -> values, when every record has the same feature names."""
     names = list(features[0])
-    if any(len(f) != len(names) for f in features):
+    # C-level passes (map, itemgetter): a Python loop per value would cost more than Arrow.
+    if set(map(len, features)) != {len(names)}:
         return None
     try:
-        rows = list(map(itemgetter(*names), features)) if names else []
+        return {name: list(map(itemgetter(name), features)) for name in names}
     except (KeyError, TypeError):
         return None
-    if len(names) == 1:
-        return {names[0]: rows}
-    return dict(zip(names, (list(c) for c in zip(*rows, strict=True)), strict=True))
 
 
 def _feature_type(pa: Any, kind: Any) -> bool:
@@ -67,24 +65,24 @@ def _finite(pa: Any, arr: Any) -> bool:
 
 def _columns(items: list[tuple[Any, ...]], version: str | None) -> dict[str, Any] | None:
     """The record fields as value lists, or None when a column would not convert exactly."""
-    event_id, ts, features, prediction, score, probabilities, latency, versions, tags = zip(
-        *items, strict=True
+    event_id, ts, features, prediction, score, probabilities, latency, versions, tags = (
+        list(map(itemgetter(i), items)) for i in range(9)
     )
-    if any(p is not None for p in probabilities):
+    if set(map(type, probabilities)) != {type(None)}:
         return None  # multiclass maps: rare enough to leave to JSON
     if version is not None:
-        versions = tuple(version if v is None else v for v in versions)
+        versions = [version if v is None else v for v in versions]
     # pyarrow turns bools and ints into floats silently: check the number fields by hand.
     checks = ((ts, (float, int)), (score, (float, int)), (latency, (float, int)))
     if not all(_plain(values, *types) for values, types in checks):
         return None
     if not (_plain(prediction, str) or _plain(prediction, int, float)):
         return None
-    if any(v is None for v in event_id) or any(v is None for v in ts):
+    if None in event_id or None in ts:
         return None
     fields = {"event_id": event_id, "timestamp": ts, "prediction": prediction}
     optional = {"score": score, "latency_ms": latency, "version": versions, "tags": tags}
-    fields |= {k: v for k, v in optional.items() if any(x is not None for x in v)}
+    fields |= {k: v for k, v in optional.items() if v.count(None) != len(v)}
     feature_columns = _feature_columns(features)
     if feature_columns is None or any(name in fields for name in feature_columns):
         return None
