@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _server_args(demo)
     demo.add_argument(
-        "--rate", type=float, default=5.0, help="live predictions per second (default 5)"
+        "--rate",
+        type=float,
+        default=0.2,
+        help="live predictions per second (default 0.2: one every few seconds)",
     )
     demo.add_argument(
         "--no-live", action="store_true", help="load the history but send no live traffic"
