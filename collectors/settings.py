@@ -10,9 +10,21 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from monitoring.slo import DEFAULT_OBJECTIVE_TARGET, Objective, parse_objective
+from storage.identifiers import check_model_name
+
 
 class SettingsError(ValueError):
     """A setting is wrong; the message names it and says what would be right."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """One model's settings: a [models.<name>] table of the TOML file."""
+
+    objectives: tuple[Objective, ...] = ()
+    provisional_coverage: float = 0.8
+    objective_target: float = DEFAULT_OBJECTIVE_TARGET
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,11 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     write_queue_size: int = 64
     dashboard_refresh_s: float = 5.0
+    models: dict[str, ModelSettings] = field(default_factory=dict, hash=False)
+
+    def model(self, name: str) -> ModelSettings:
+        """A model's settings; defaults for a model the config does not name."""
+        return self.models.get(name, ModelSettings())
 
     @property
     def data_dir(self) -> Path:
@@ -47,7 +64,9 @@ ENV_VARS = {
     "VIGIL_HOST": "host",
     "VIGIL_PORT": "port",
 }
-_TYPES = {f.name: f.type for f in fields(Settings)}
+# Flat settings, the ones [server], the environment and flags may set.
+_TYPES = {f.name: f.type for f in fields(Settings) if f.name != "models"}
+_MODEL_KEYS = tuple(f.name for f in fields(ModelSettings))
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -97,6 +116,64 @@ def _check(settings: Settings) -> Settings:
     return settings
 
 
+def _model_settings(tables: object, config: Path) -> dict[str, ModelSettings]:
+    """The [models.<name>] tables, each checked; objectives are parsed here so a bad one
+    stops the server at start."""
+    if not isinstance(tables, dict):
+        raise SettingsError(f"[models] in {config} must hold tables such as [models.churn]")
+    return {
+        name: _model_table(name, table, f"{config} [models.{name}]")
+        for name, table in tables.items()
+    }
+
+
+def _model_table(name: str, table: object, where: str) -> ModelSettings:
+    try:
+        check_model_name(name)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+    if not isinstance(table, dict):
+        raise SettingsError(f"{where} must be a table, as in [models.{name}]")
+    for key in table:
+        if key not in _MODEL_KEYS:
+            raise SettingsError(f"unknown key {key!r} in {where}; known: {', '.join(_MODEL_KEYS)}")
+    defaults = ModelSettings()
+    return ModelSettings(
+        objectives=_objectives(table.get("objectives", []), where),
+        provisional_coverage=_share(
+            table, "provisional_coverage", defaults.provisional_coverage, where, ends=True
+        ),
+        objective_target=_share(table, "objective_target", defaults.objective_target, where),
+    )
+
+
+def _objectives(texts: object, where: str) -> tuple[Objective, ...]:
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise SettingsError(
+            f'{where} objectives must be a list of strings, as in objectives = ["accuracy >= 0.9"]'
+        )
+    objectives = []
+    for i, text in enumerate(texts):
+        try:
+            objectives.append(parse_objective(text))
+        except ValueError as exc:
+            raise SettingsError(f"{where} objectives[{i}]: {exc}") from None
+    return tuple(objectives)
+
+
+def _share(
+    table: dict[str, Any], key: str, default: float, where: str, ends: bool = False
+) -> float:
+    """A number between 0 and 1, the ends included only when ``ends``."""
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SettingsError(f"{where} {key} must be a number between 0 and 1, got {value!r}")
+    if not (0 <= value <= 1 if ends else 0 < value < 1):
+        limits = "between 0 and 1" if ends else "above 0 and below 1"
+        raise SettingsError(f"{where} {key} must be {limits}, got {value}")
+    return float(value)
+
+
 def _read_secret(path: Path) -> str:
     """The token in a secret file (e.g. a Docker or Kubernetes secret), stripped."""
     try:
@@ -133,6 +210,7 @@ def load_settings(
                 known = ", ".join(sorted(_TYPES))
                 raise SettingsError(f"unknown setting {key!r} in {config} [server]; known: {known}")
             values[key] = _coerce(key, value)
+        values["models"] = _model_settings(data.get("models", {}), config)
     env = os.environ if env is None else env
     for var, name in ENV_VARS.items():
         if env.get(var):

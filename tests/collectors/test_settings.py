@@ -158,3 +158,85 @@ def test_token_from_a_secret_file(tmp_path: Path) -> None:
     assert "file-token" not in repr(settings)
     with pytest.raises(SettingsError, match="cannot be read"):
         load_settings(env={"VIGIL_API_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_per_model_tables(tmp_path: Path) -> None:
+    from collectors.settings import ModelSettings
+    from monitoring.slo import Objective
+
+    config = _toml(
+        tmp_path,
+        "[server]\nport = 9000\n\n[models.churn]\n"
+        'objectives = ["accuracy >= 0.90", "latency_p95_ms <= 200", "f1 >= 0.8 @ version 2"]\n'
+        "provisional_coverage = 0.5\nobjective_target = 0.99\n\n"
+        '[models."fraud.v2"]\nobjectives = ["roc_auc > 0.85"]\n',
+    )
+    settings = load_settings(config, env={})
+    churn = settings.models["churn"]
+    assert churn.objectives == (
+        Objective("accuracy", ">=", 0.9),
+        Objective("latency_p95_ms", "<=", 200.0),
+        Objective("f1", ">=", 0.8, "2"),
+    )
+    assert (churn.provisional_coverage, churn.objective_target) == (0.5, 0.99)
+    fraud = settings.model("fraud.v2")
+    assert fraud.objectives == (Objective("roc_auc", ">", 0.85),)
+    assert (fraud.provisional_coverage, fraud.objective_target) == (0.8, 0.95)  # defaults
+    assert settings.model("unnamed") == ModelSettings()
+    assert settings.port == 9000
+    assert isinstance(hash(settings), int)  # the models dict stays out of the hash
+
+
+def test_no_models_table_means_no_model_settings(tmp_path: Path) -> None:
+    assert load_settings(_toml(tmp_path, "[server]\nport = 9000\n"), env={}).models == {}
+    assert load_settings(env={}).models == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[models.churn]\nobjectives = ["accuracy >= 0.9", "acc >= 0.9"]\n',
+            "[models.churn] objectives[1]: objective 'acc >= 0.9': unknown metric 'acc'; "
+            "known: accuracy",
+        ),
+        (
+            '[models.churn]\nobjectives = ["accuracy >= 90"]\n',
+            "[models.churn] objectives[0]: objective 'accuracy >= 90': accuracy is a fraction",
+        ),
+        (
+            '[models.churn]\nobjectives = "accuracy >= 0.9"\n',
+            "objectives must be a list of strings",
+        ),
+        ("[models.churn]\nobjectives = [0.9]\n", "objectives must be a list of strings"),
+        (
+            '[models.churn]\nobjective = ["accuracy >= 0.9"]\n',
+            "unknown key 'objective' in ",
+        ),
+        (
+            '[models.churn]\nprovisional_coverage = "high"\n',
+            "provisional_coverage must be a number",
+        ),
+        ("[models.churn]\nprovisional_coverage = true\n", "provisional_coverage must be a number"),
+        ("[models.churn]\nprovisional_coverage = 1.5\n", "provisional_coverage must be between 0"),
+        ("[models.churn]\nobjective_target = 1\n", "objective_target must be above 0 and below 1"),
+        ("[models.churn]\nobjective_target = nan\n", "objective_target must be a number"),
+        ('[models."bad name"]\nobjectives = []\n', "invalid model name 'bad name'"),
+        ("[models]\nchurn = 1\n", "[models.churn] must be a table"),
+        ('models = "churn"\n', "[models] in "),
+        ('[server]\nmodels = "churn"\n', "unknown setting 'models'"),
+    ],
+)
+def test_bad_model_settings_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    config = _toml(tmp_path, text)
+    with pytest.raises(SettingsError) as info:
+        load_settings(config, env={})
+    assert message in str(info.value)
+    assert str(config) in str(info.value)
+
+
+def test_unknown_model_key_lists_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(_toml(tmp_path, "[models.churn]\ntarget = 0.9\n"), env={})
+    for key in ("objectives", "provisional_coverage", "objective_target"):
+        assert key in str(info.value)
