@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from collectors.ingest import IngestService
+from collectors.metrics_query import check_segment, parse_metrics_query
+from collectors.performance import metric_rows
 from collectors.records import RecordsInvalid
 from storage import (
     InvalidIdentifierError,
@@ -195,6 +197,29 @@ def api_routes(ctx: ApiContext) -> list[Route]:
         result = await run_in_threadpool(ctx.ingest.labels, request.path_params["model"], records)
         return ok({"accepted": result.accepted, "unmatched": result.unmatched})
 
+    async def get_metrics(request: Request) -> Response:
+        try:
+            query = parse_metrics_query(request.query_params)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        model = await run_in_threadpool(ctx.ingest.model, request.path_params["model"])
+        try:
+            check_segment(model, query.segment)
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+        payload = await run_in_threadpool(
+            lambda: metric_rows(
+                ctx.ingest.store.cursor(),
+                model,
+                query.start,
+                query.end,
+                query.window,
+                query.version,
+                query.segment,
+            )
+        )
+        return ok(payload)
+
     async def metrics(request: Request) -> Response:
         await run_in_threadpool(_refresh_gauges, ctx)
         return Response(
@@ -209,6 +234,7 @@ def api_routes(ctx: ApiContext) -> list[Route]:
             "/api/v1/models/{model}/predictions", guarded(ctx, post_predictions), methods=["POST"]
         ),
         Route("/api/v1/models/{model}/labels", guarded(ctx, post_labels), methods=["POST"]),
+        Route("/api/v1/models/{model}/metrics", guarded(ctx, get_metrics), methods=["GET"]),
         Route("/metrics", guarded(ctx, metrics, auth=False), methods=["GET"]),
     ]
 

@@ -14,6 +14,8 @@ navigation = st.navigation(
     {
         "Monitoring": [
             st.Page(PAGES / "overview.py", title="Overview", icon=":material/monitoring:"),
+            st.Page(PAGES / "performance.py", title="Performance", icon=":material/insights:"),
+            st.Page(PAGES / "latency.py", title="Latency & traffic", icon=":material/speed:"),
             st.Page(PAGES / "system.py", title="System", icon=":material/memory:"),
         ],
         "Help": [

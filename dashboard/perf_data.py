@@ -1,0 +1,365 @@
+"""Cached data access for the Performance and Latency & traffic pages.
+
+Same pattern as dashboard.data: every cached function takes plain values plus the store
+key, and reads through the pooled cursors of data.connection(). The numbers come from
+collectors.performance and storage.performance, the same code the metrics API serves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from collectors import performance
+from collectors.settings import ModelSettings
+from dashboard import data
+from monitoring.compare import compare_versions
+from monitoring.metrics import METRICS_BY_TASK
+from monitoring.slo import evaluate
+from monitoring.windows import choose_window
+from storage import performance as storage_performance
+from storage.identifiers import quote
+
+Segment = tuple[str, str]
+AUTO = "Auto"
+WINDOW_CHOICES = (AUTO, "1h", "1d", "1w")
+NO_SEGMENT = "None"
+COMPARE_TTL_S = 60.0  # bootstrapping is the costliest query here: refresh it less often
+HISTOGRAM_BINS = 40
+HEADLINE: dict[str, tuple[str, ...]] = {
+    "binary": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+    "multiclass": ("accuracy", "f1_macro", "f1_weighted"),
+    "regression": ("mae", "rmse", "mape", "r2"),
+}
+
+
+def model_settings(name: str) -> ModelSettings:
+    """The model's objectives and provisional threshold from the server's settings."""
+    return data.runtime().settings.model(name)
+
+
+def resolve_window(choice: str, start: datetime, end: datetime) -> str:
+    """The window a picker choice means: Auto follows the range's span."""
+    return choose_window(start, end) if choice == AUTO else choice
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _metric_rows(
+    store: str,
+    name: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None,
+    segment: Segment | None,
+    coverage: float,
+) -> list[dict[str, Any]]:
+    with data.connection() as con:
+        payload = performance.metric_rows(
+            con, data.model(name), start, end, window, version, segment, coverage
+        )
+    return list(payload["rows"])
+
+
+def metric_rows(
+    name: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None = None,
+    segment: Segment | None = None,
+) -> list[dict[str, Any]]:
+    """The metrics API's rows: one per window, with coverage, provisional flag and latency."""
+    coverage = model_settings(name).provisional_coverage
+    return _metric_rows(data.store_key(), name, start, end, window, version, segment, coverage)
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Metric rows as a frame with window_start as a UTC timestamp."""
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _overall(
+    store: str,
+    name: str,
+    start: datetime,
+    end: datetime,
+    version: str | None,
+    segment: Segment | None,
+) -> dict[str, float | None]:
+    with data.connection() as con:
+        return performance.overall_metrics(con, data.model(name), start, end, version, segment)
+
+
+def overall(
+    name: str, start: datetime, end: datetime, version: str | None, segment: Segment | None
+) -> dict[str, float | None]:
+    """Every metric of the task over the whole range, with counts and latency quantiles."""
+    return _overall(data.store_key(), name, start, end, version, segment)
+
+
+def objectives_table(name: str, start: datetime, end: datetime, window: str) -> pd.DataFrame:
+    """One row per configured objective: value now, status, compliance and error budget."""
+    settings = model_settings(name)
+    out = []
+    for objective in settings.objectives:
+        rows = metric_rows(name, start, end, window, objective.version)
+        status = evaluate(objective, rows, settings.objective_target)
+        out.append(
+            {
+                "objective": str(objective),
+                "now": status.now_value,
+                "status now": _status(status.now_ok, status.windows_provisional),
+                "compliance": status.compliance,
+                "windows met": f"{status.windows_ok} of {status.windows_total}",
+                "provisional windows": status.windows_provisional,
+                "error budget remaining": status.error_budget_remaining,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def _status(ok: bool | None, provisional: int) -> str:
+    if ok is None:
+        # Every labelled window still waits for labels: say so rather than "no data".
+        return "provisional only" if provisional else "no data"
+    return "met" if ok else "missed"
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _labelled(
+    store: str,
+    name: str,
+    start: datetime,
+    end: datetime,
+    version: str | None,
+    segment: Segment | None,
+    columns: tuple[str, ...],
+) -> pd.DataFrame:
+    with data.connection() as con:
+        return storage_performance.labelled_rows(
+            con, data.model(name), start, end, "1w", version, segment, columns
+        )
+
+
+def labelled(
+    name: str,
+    start: datetime,
+    end: datetime,
+    version: str | None,
+    segment: Segment | None = None,
+    columns: tuple[str, ...] = ("prediction", "label", "score"),
+) -> pd.DataFrame:
+    """Labelled predictions of the range: only the requested columns."""
+    return _labelled(data.store_key(), name, start, end, version, segment, columns)
+
+
+def row_columns(task: str) -> tuple[str, ...]:
+    """The columns a task's charts and comparisons need (scores only for binary)."""
+    return ("prediction", "label", "score") if task == "binary" else ("prediction", "label")
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _dimensions(store: str, name: str, start: datetime, end: datetime) -> list[str]:
+    with data.connection() as con:
+        return storage_performance.segment_dimensions(con, data.model(name), start, end)
+
+
+def segment_dimensions(name: str, start: datetime, end: datetime) -> list[str]:
+    """Tag keys (as tag:KEY) and categorical features to segment by."""
+    return _dimensions(data.store_key(), name, start, end)
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _values(store: str, name: str, start: datetime, end: datetime, dimension: str) -> list[str]:
+    with data.connection() as con:
+        return storage_performance.segment_values(con, data.model(name), start, end, dimension)
+
+
+def segment_values(name: str, start: datetime, end: datetime, dimension: str) -> list[str]:
+    """A dimension's most frequent values in the range."""
+    return _values(data.store_key(), name, start, end, dimension)
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _worst(
+    store: str, name: str, start: datetime, end: datetime, metric: str, version: str | None
+) -> pd.DataFrame:
+    with data.connection() as con:
+        return performance.worst_segments(con, data.model(name), start, end, metric, version)
+
+
+def worst_segments(
+    name: str, start: datetime, end: datetime, metric: str, version: str | None
+) -> pd.DataFrame:
+    """Segments whose metric falls furthest below the whole range's."""
+    return _worst(data.store_key(), name, start, end, metric, version)
+
+
+def rankable(task: str) -> list[str]:
+    """Metrics worst_segments can rank by (those with a better direction)."""
+    return [m for m in METRICS_BY_TASK[task] if m not in performance.NO_DIRECTION]
+
+
+@st.cache_data(ttl=COMPARE_TTL_S, show_spinner="Bootstrapping the comparison…")
+def _comparison(
+    store: str, name: str, start: datetime, end: datetime, champion: str, challenger: str
+) -> pd.DataFrame:
+    info = data.model(name)
+    columns = row_columns(info.task)
+    a = _labelled(store, name, start, end, champion, None, columns)
+    b = _labelled(store, name, start, end, challenger, None, columns)
+    found = compare_versions(info.task, a, b, positive_class=info.positive_class)
+    return pd.DataFrame([asdict(c) for c in found])
+
+
+def comparison(
+    name: str, start: datetime, end: datetime, champion: str, challenger: str
+) -> pd.DataFrame:
+    """Every metric of two versions (columns a, b) with the bootstrap CI of b - a."""
+    return _comparison(data.store_key(), name, start, end, champion, challenger)
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _traffic_windows(
+    store: str, name: str, start: datetime, end: datetime, window: str, version: str | None
+) -> pd.DataFrame:
+    with data.connection() as con:
+        return storage_performance.window_summary(
+            con, data.model(name), start, end, window, version, labels=False
+        )
+
+
+def traffic_windows(
+    name: str, start: datetime, end: datetime, window: str, version: str | None
+) -> pd.DataFrame:
+    """Per window: count, latency p50/p90/p95/p99/max and throughput (no label join)."""
+    return _traffic_windows(data.store_key(), name, start, end, window, version)
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _latency_totals(
+    store: str, name: str, start: datetime, end: datetime, version: str | None
+) -> dict[str, Any]:
+    with data.connection() as con:
+        return storage_performance.range_summary(
+            con, data.model(name), start, end, version, labels=False
+        )
+
+
+def latency_totals(
+    name: str, start: datetime, end: datetime, version: str | None
+) -> dict[str, Any]:
+    """Count and latency quantiles over the whole range."""
+    return _latency_totals(data.store_key(), name, start, end, version)
+
+
+def _histogram_sql(table: str, version: str | None) -> str:
+    # Bins are computed in DuckDB: only HISTOGRAM_BINS rows travel, whatever the volume.
+    where = "latency_ms IS NOT NULL AND ts >= ? AND ts < ?" + (
+        " AND version = ?" if version is not None else ""
+    )
+    return (
+        f"WITH v AS (SELECT latency_ms AS x FROM {quote(table)} WHERE {where}), "
+        "r AS (SELECT min(x) AS lo, greatest(max(x) - min(x), 1e-9) / ? AS width FROM v) "
+        "SELECT least(floor((x - lo) / width), ? - 1)::INTEGER AS bin, "
+        "any_value(lo) AS lo, any_value(width) AS width, count(*) AS count "
+        "FROM v, r GROUP BY bin ORDER BY bin"
+    )
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _histogram(
+    store: str, name: str, start: datetime, end: datetime, version: str | None, bins: int
+) -> pd.DataFrame:
+    info = data.model(name)
+    params: list[Any] = [start, end, *([version] if version is not None else []), bins, bins]
+    with data.connection() as con:
+        raw = con.execute(_histogram_sql(info.table, version), params).df()
+    if raw.empty:
+        return pd.DataFrame(columns=["bin_lower", "bin_upper", "count"])
+    lower = raw["lo"] + raw["bin"] * raw["width"]
+    return pd.DataFrame(
+        {
+            "bin_lower": lower.astype(float),
+            "bin_upper": (lower + raw["width"]).astype(float),
+            "count": raw["count"].astype(np.int64),
+        }
+    )
+
+
+def latency_histogram(
+    name: str,
+    start: datetime,
+    end: datetime,
+    version: str | None,
+    bins: int = HISTOGRAM_BINS,
+) -> pd.DataFrame:
+    """Latency counts in `bins` equal-width bins between the range's min and max."""
+    return _histogram(data.store_key(), name, start, end, version, bins)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """A table as UTF-8 CSV; text starting like a formula is quoted so spreadsheets show it."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(_inert)
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def _inert(value: Any) -> Any:
+    # Segment values and versions are user text: "=HYPERLINK(...)" must not run in Excel.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def download(container: Any, frame: pd.DataFrame, file_name: str, key: str) -> None:
+    """The 'Download CSV' button every table has."""
+    container.download_button(
+        "Download CSV",
+        csv_bytes(frame),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def pickers(models: list[dict[str, Any]], prefix: str) -> tuple[str, str | None, str, str]:
+    """Model, version (None for all), range label and window choice at the top of a page."""
+    names = [m["name"] for m in models]
+    cols = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
+    name = cols[0].selectbox("Model", names, key=f"{prefix}_model")
+    summary = next(m for m in models if m["name"] == name)
+    choice = cols[1].selectbox(
+        "Version", [data.ALL_VERSIONS, *summary["versions"]], key=f"{prefix}_version_{name}"
+    )
+    range_label = cols[2].segmented_control(
+        "Time range",
+        list(data.OVERVIEW_RANGES),
+        default=data.default_range(summary["first_seen"], summary["last_seen"]),
+        required=True,
+        key=f"{prefix}_range_{name}",
+    )
+    window = cols[3].segmented_control(
+        "Window",
+        list(WINDOW_CHOICES),
+        default=AUTO,
+        required=True,
+        key=f"{prefix}_window",
+        help="Auto: hourly up to 2 days, daily up to 90 days, else weekly",
+    )
+    version = None if choice == data.ALL_VERSIONS else str(choice)
+    return name, version, str(range_label), str(window)

@@ -1,0 +1,396 @@
+"""Per-window performance, latency and label aggregates of a model, pushed down to DuckDB.
+
+Identifiers reach SQL only through ModelInfo and `quote`; every value is a parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from storage.identifiers import quote
+from storage.models import ModelInfo
+from storage.time_windows import (
+    aware,
+    fill_windows,
+    objects,
+    throughput,
+    window_sql,
+    window_width,
+)
+
+LATENCY_QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
+DELAY_QUANTILES = {"p50": 0.5, "p90": 0.9}
+ROW_COLUMNS = (
+    "prediction",
+    "label",
+    "score",
+    "label_is_positive",
+    "prediction_is_positive",
+    "version",
+    "latency_ms",
+    "label_delay_h",
+)
+Segment = tuple[str, str]
+
+_JOIN = "LEFT JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id"
+
+
+def dimension_sql(model: ModelInfo, dimension: str) -> tuple[str, list[Any]]:
+    """SQL (and its parameters) for the value of a segment dimension of each prediction.
+
+    `tag:KEY` reads a tag, any other name must be a categorical feature of the model.
+    """
+    if not isinstance(dimension, str):
+        raise ValueError(f"segment dimension must be a string, got {type(dimension).__name__}")
+    categorical = [f for f, kind in model.features.items() if kind == "categorical"]
+    choices = f"tag:<key> or a categorical feature ({', '.join(categorical) or 'none'})"
+    if dimension.startswith("tag:"):
+        key = dimension[4:]
+        if not key:
+            raise ValueError(f"segment {dimension!r} names no tag key: use tag:<key>")
+        return "p.tags[?]", [key]  # the key is a parameter, never SQL text
+    kind = model.features.get(dimension)
+    if kind is None:
+        raise ValueError(
+            f"unknown segment dimension {dimension!r} for model {model.name!r}: use {choices}"
+        )
+    if kind != "categorical":
+        raise ValueError(
+            f"feature {dimension!r} of model {model.name!r} is {kind}: segments need {choices}"
+        )
+    return f"p.{quote(model.column(dimension))}", []
+
+
+def _filters(
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    version: str | None,
+    segment: Segment | None,
+) -> tuple[str, list[Any]]:
+    start, end = aware(start, "start"), aware(end, "end")
+    if end <= start:
+        raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
+    clauses = ["p.ts >= ?", "p.ts < ?"]
+    params: list[Any] = [start, end]
+    if version is not None:
+        clauses.append("p.version = ?")
+        params.append(str(version))
+    if segment is not None:
+        if not (isinstance(segment, tuple) and len(segment) == 2):
+            raise ValueError(f"segment must be a (dimension, value) pair, got {segment!r}")
+        expr, expr_params = dimension_sql(model, segment[0])
+        clauses.append(f"{expr} = ?")
+        params += [*expr_params, str(segment[1])]
+    return " AND ".join(clauses), params
+
+
+def _quantiles(expr: str, alias: str, quantiles: dict[str, float]) -> str:
+    """One list quantile (a single sort per window), unpacked by _unpack."""
+    return f"quantile_cont({expr}, {list(quantiles.values())}) AS {alias}"
+
+
+def _unpack(alias: str, prefix: str, quantiles: dict[str, float], unit: str) -> str:
+    return ", ".join(f"{alias}[{i + 1}] AS {prefix}_{q}_{unit}" for i, q in enumerate(quantiles))
+
+
+def _summary_sql(
+    model: ModelInfo, window: str | None, where: str, labels: bool, confusion: bool
+) -> str:
+    """The per-window aggregate; labels=False skips the join with the labels table."""
+    outer = ["window_us", "count"]
+    inner = [
+        f"{window_sql(window)} AS window_us",
+        "count(*) AS count",
+        _quantiles("p.latency_ms", "lat", LATENCY_QUANTILES),
+        "max(p.latency_ms) AS latency_max_ms",
+    ]
+    if labels:
+        delay = "(epoch_us(l.ts) - epoch_us(p.ts)) / 3600e6"
+        inner += ["count(l.event_id) AS labeled", _quantiles(delay, "delay", DELAY_QUANTILES)]
+        outer += ["labeled", _unpack("delay", "label_delay", DELAY_QUANTILES, "h")]
+    outer += [_unpack("lat", "latency", LATENCY_QUANTILES, "ms"), "latency_max_ms"]
+    if labels and confusion and model.task != "regression":
+        inner.append(
+            "map_entries(histogram({'label': l.label, 'prediction': p.prediction}) "
+            "FILTER (WHERE l.event_id IS NOT NULL)) AS confusion"
+        )
+        outer.append("confusion")
+    join = _JOIN if labels else ""
+    return (
+        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "
+        f"FROM {quote(model.table)} p {join} WHERE {where} GROUP BY window_us) "
+        "ORDER BY window_us"
+    )
+
+
+def _summary_params(model: ModelInfo, labels: bool, params: list[Any]) -> list[Any]:
+    return [model.id, *params] if labels else params
+
+
+def window_summary(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None = None,
+    segment: Segment | None = None,
+    *,
+    labels: bool = True,
+    confusion: bool = False,
+    now: datetime | None = None,
+) -> pd.DataFrame:
+    """One row per window in [start, end): volume, label coverage and delay, latency, throughput.
+
+    Windows without predictions are included (count 0) up to `now`, so gaps in traffic show.
+    labels=False leaves out `labeled` and the label delays and skips the join with the labels
+    table (several times faster). With confusion=True (classification) a `confusion` column
+    holds {(label, prediction): n}.
+    """
+    window_width(window)
+    where, params = _filters(model, start, end, version, segment)
+    start, end = aware(start, "start"), aware(end, "end")
+    now = aware(now, "now") if now is not None else datetime.now(UTC)
+    sql = _summary_sql(model, window, where, labels, confusion)
+    frame = con.execute(sql, _summary_params(model, labels, params)).df()
+    if "confusion" in frame.columns:
+        frame["confusion"] = objects([_confusion_dict(v) for v in frame["confusion"]], frame)
+    frame = fill_windows(frame, start, end, window, now)
+    frame.insert(0, "window_start", pd.to_datetime(frame["window_us"], unit="us", utc=True))
+    frame["throughput_per_min"] = throughput(frame, start, end, window, now)
+    return frame.drop(columns="window_us")
+
+
+def range_summary(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    version: str | None = None,
+    segment: Segment | None = None,
+    *,
+    labels: bool = True,
+    confusion: bool = False,
+) -> dict[str, Any]:
+    """Totals over [start, end): window_summary's columns (but throughput) for one window."""
+    where, params = _filters(model, start, end, version, segment)
+    sql = _summary_sql(model, None, where, labels, confusion)
+    frame = con.execute(sql, _summary_params(model, labels, params)).df()
+    if frame.empty:
+        record: dict[str, Any] = {c: None for c in frame.columns} | {"count": 0}
+        if labels:
+            record["labeled"] = 0
+    else:
+        record = {str(k): v for k, v in frame.iloc[0].to_dict().items()}
+    record["confusion"] = _confusion_dict(record.get("confusion"))
+    record.pop("window_us", None)
+    return record
+
+
+def _confusion_dict(entries: Any) -> dict[tuple[str, str], int]:
+    if not isinstance(entries, list | tuple | np.ndarray):  # NULL: None, NaN or pd.NA
+        return {}
+    return {(e["key"]["label"], e["key"]["prediction"]): int(e["value"]) for e in entries}
+
+
+def _row_columns(model: ModelInfo, columns: Sequence[str]) -> tuple[list[str], list[Any]]:
+    """SELECT items (and their parameters, in order) for the requested row columns."""
+    sql = {
+        "prediction": "p.prediction",
+        "label": "l.label_value" if model.task == "regression" else "l.label",
+        "score": "p.score",
+        "label_is_positive": "l.label = ?",
+        "prediction_is_positive": "p.prediction = ?",
+        "version": "p.version",
+        "latency_ms": "p.latency_ms",
+        "label_delay_h": "(epoch_us(l.ts) - epoch_us(p.ts)) / 3600e6",
+    }
+    out, params = [], []
+    for column in columns:
+        if column not in sql:
+            raise ValueError(f"unknown row column {column!r}: use {', '.join(ROW_COLUMNS)}")
+        if column.endswith("_is_positive"):
+            if model.task != "binary":
+                raise ValueError(f"{column} needs a binary model; {model.name!r} is {model.task}")
+            params.append(model.positive_class or "1")
+        out.append(f"{sql[column]} AS {column}")
+    return out, params
+
+
+def labelled_arrays(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    window: str | None,
+    version: str | None = None,
+    segment: Segment | None = None,
+    columns: Sequence[str] = ("prediction", "label", "score"),
+    *,
+    dimensions: Sequence[str] = (),
+    scored_only: bool = False,
+) -> dict[str, np.ndarray]:
+    """Labelled predictions as numpy arrays: window_us (epoch µs) plus only `columns`.
+
+    Rows come ordered by window (a stable sort here: DuckDB's ORDER BY cost more than the
+    whole fetch). Each dimension comes back as column `dim_<i>`. scored_only keeps rows with
+    a score. window=None puts every row in window 0. Text columns are object arrays, NULL None.
+    """
+    where, params = _filters(model, start, end, version, segment)
+    selected, select_params = _row_columns(model, columns)
+    for i, dimension in enumerate(dimensions):
+        expr, expr_params = dimension_sql(model, dimension)
+        selected.append(f"{expr} AS dim_{i}")
+        select_params += expr_params
+    if scored_only:
+        where += " AND p.score IS NOT NULL"
+    sql = (
+        f"SELECT {window_sql(window)} AS window_us, {', '.join(selected)} "
+        f"FROM {quote(model.table)} p JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id "
+        f"WHERE {where}"
+    )
+    table = con.sql(sql, params=[*select_params, model.id, *params]).to_arrow_table()
+    arrays = {name: _numpy(table.column(name)) for name in table.column_names}
+    order = np.argsort(arrays["window_us"], kind="stable")
+    return {name: values[order] for name, values in arrays.items()}
+
+
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """A column as numpy: NULL is NaN in numbers, None in text and booleans."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        # Through a dictionary: one Python string per distinct value, not per row.
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        values = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
+        codes = encoded.indices.fill_null(len(encoded.dictionary))
+        return np.asarray(values[codes.to_numpy(zero_copy_only=False)])
+    if pa.types.is_boolean(column.type) and column.null_count:
+        return np.asarray(column.to_pylist(), dtype=object)
+    if pa.types.is_integer(column.type) and column.null_count:
+        return np.asarray(column.cast(pa.float64()).to_numpy())
+    return np.asarray(column.to_numpy())
+
+
+def labelled_rows(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None = None,
+    segment: Segment | None = None,
+    columns: Sequence[str] = ("prediction", "label", "score"),
+) -> pd.DataFrame:
+    """Labelled predictions: window_start plus only the needed columns.
+
+    `label` is the class text, or the number for regression models.
+    """
+    arrays = labelled_arrays(con, model, start, end, window, version, segment, columns)
+    frame = pd.DataFrame({c: arrays[c] for c in columns})
+    frame.insert(0, "window_start", pd.to_datetime(arrays["window_us"], unit="us", utc=True))
+    return frame
+
+
+def segment_values(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    dimension: str,
+    limit: int = 50,
+) -> list[str]:
+    """The most frequent values of a segment dimension in the range, most frequent first."""
+    expr, expr_params = dimension_sql(model, dimension)
+    where, params = _filters(model, start, end, None, None)
+    rows = con.execute(
+        f"SELECT {expr} AS value, count(*) AS n FROM {quote(model.table)} p "
+        f"WHERE {where} AND value IS NOT NULL GROUP BY value ORDER BY n DESC, value LIMIT ?",
+        [*expr_params, *params, int(limit)],
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def segment_dimensions(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 20,
+) -> list[str]:
+    """`tag:<key>` for the tag keys seen (at most `limit`, in the range if given), then the
+    categorical features."""
+    where, params = "TRUE", list[Any]()
+    if start is not None and end is not None:
+        where, params = _filters(model, start, end, None, None)
+    keys = con.execute(
+        f"SELECT DISTINCT unnest(map_keys(p.tags)) AS k FROM {quote(model.table)} p "
+        f"WHERE {where} ORDER BY k LIMIT ?",
+        [*params, int(limit)],
+    ).fetchall()
+    features = [f for f, kind in model.features.items() if kind == "categorical"]
+    return [f"tag:{k[0]}" for k in keys] + features
+
+
+def segment_summary(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    dimensions: Sequence[str],
+    version: str | None = None,
+) -> pd.DataFrame:
+    """Per (dimension, value): count, labeled and (classification) the confusion counts.
+
+    One scan for every dimension (GROUPING SETS); rows with no value are left out. A last
+    row with dimension and value None holds the totals of the whole range.
+    """
+    where, params = _filters(model, start, end, version, None)
+    exprs, expr_params = [], []
+    for dimension in dimensions:
+        expr, p = dimension_sql(model, dimension)
+        exprs.append(expr)
+        expr_params += p
+    dims = ", ".join(f"{e} AS d{i}" for i, e in enumerate(exprs))
+    sets = ", ".join([*(f"(d{i})" for i in range(len(exprs))), "()"])
+    which = ", ".join(f"grouping(d{i})" for i in range(len(exprs)))
+    if not exprs:  # the totals alone
+        dims, which = "NULL AS d", "1"
+    matrix = (
+        ", map_entries(histogram({'label': l.label, 'prediction': p.prediction}) "
+        "FILTER (WHERE l.event_id IS NOT NULL)) AS confusion"
+        if model.task != "regression"
+        else ""
+    )
+    sql = (
+        f"SELECT [{which}] AS grouped, {''.join(f'd{i}, ' for i in range(len(exprs)))}"
+        f"count(*) AS count, count(l.event_id) AS labeled{matrix} "
+        f"FROM (SELECT {dims}, p.* FROM {quote(model.table)} p WHERE {where}) p {_JOIN} "
+        f"GROUP BY GROUPING SETS ({sets})"
+    )
+    raw = con.execute(sql, [*expr_params, *params, model.id]).fetchall()
+    rows: list[tuple[Any, ...]] = []
+    total: tuple[Any, ...] = (None, None, 0, 0, {})
+    n = len(exprs)
+    for row in raw:
+        confusion = _confusion_dict(row[-1]) if matrix else {}
+        counts = (int(row[1 + n]), int(row[2 + n]), confusion)
+        if 0 not in row[0]:
+            total = (None, None, *counts)
+            continue
+        index = list(row[0]).index(0)  # the one dimension this row is grouped by
+        if row[1 + index] is not None:
+            rows.append((dimensions[index], str(row[1 + index]), *counts))
+    columns = ["dimension", "value", "count", "labeled", "confusion"]
+    data = list(zip(*[*rows, total], strict=True))
+    frame = pd.DataFrame(
+        {c: pd.Series(v, dtype=object) for c, v in zip(columns, data, strict=True)}
+    )
+    return frame.astype({"count": np.int64, "labeled": np.int64})
