@@ -44,6 +44,7 @@ class ApiContext:
     max_body_bytes: int
     token_hashes: set[str] = field(default_factory=set)
     system_snapshot: Callable[[], None] | None = None
+    provisional_coverage: Callable[[str], float] = lambda model: 0.8
 
 
 class ApiError(Exception):
@@ -216,6 +217,7 @@ def api_routes(ctx: ApiContext) -> list[Route]:
                 query.window,
                 query.version,
                 query.segment,
+                provisional_coverage=ctx.provisional_coverage(model.name),
             )
         )
         return ok(payload)

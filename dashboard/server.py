@@ -84,6 +84,7 @@ def build_app(services: Services) -> Any:
         max_body_bytes=settings.max_body_bytes,
         token_hashes=services.token_hashes,
         system_snapshot=system_job.publish,
+        provisional_coverage=lambda model: settings.model(model).provisional_coverage,
     )
 
     @asynccontextmanager

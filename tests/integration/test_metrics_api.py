@@ -109,3 +109,24 @@ def test_bad_parameters_are_400_unknown_model_404_no_token_401(
         resp = server.request("GET", _path(model, **RANGE), token=token)
         assert resp.status == 401 and "Bearer" in resp.body["error"]
     assert server.request("GET", _path(model, **RANGE)).status == 200  # still serving
+
+
+def test_per_model_provisional_coverage_from_the_config(tmp_path: Any) -> None:
+    from tests.integration.conftest import FEATURES
+    from tests.integration.server import start_server
+
+    config = tmp_path / "vigil.toml"
+    config.write_text("[models.credit]\nprovisional_coverage = 0.1\n")
+    srv = start_server(tmp_path / "vigil.duckdb", config=config)
+    try:
+        srv.request("PUT", "/api/v1/models/credit", {"task": "binary", "features": FEATURES})
+        records = _records()
+        srv.request("POST", "/api/v1/models/credit/predictions", {"records": records})
+        labels = [{"event_id": r["event_id"], "label": 1} for r in records[:400]]
+        srv.request("POST", "/api/v1/models/credit/labels", {"records": labels})
+        rows = srv.request("GET", _path("credit", window="1h", **RANGE)).body["rows"]
+        # The second hour is a sixth labelled: provisional at the default 0.8, not at 0.1.
+        assert 0.1 < rows[1]["label_coverage"] < 0.8
+        assert [r["provisional"] for r in rows] == [False, False]
+    finally:
+        srv.stop()
