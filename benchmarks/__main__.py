@@ -16,6 +16,8 @@ from typing import Any
 
 from benchmarks.bench_client import bench_log_prediction
 from benchmarks.bench_ingest import bench_ingest
+from benchmarks.bench_performance import bench_performance
+from benchmarks.bench_performance import summary_rows as performance_rows
 from benchmarks.bench_sampler import bench_sampler
 
 RESULTS = Path(__file__).with_name("results")
@@ -31,7 +33,9 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, ...]]:
     burst = results["log_prediction"]["burst"]
     ingest = results["ingest"]
     sampler = results["sampler"]
+    performance = [tuple(row) for row in performance_rows(results["performance"])]
     return [
+        *performance,
         _row(
             "log_prediction p99 (paced 50k/s)",
             f"{client['log_prediction_us']['p99']:.2f} µs",
@@ -85,6 +89,7 @@ def main() -> int:
         ("log_prediction", bench_log_prediction),
         ("sampler", bench_sampler),
         ("ingest", bench_ingest),
+        ("performance", bench_performance),
     ]
     for i, (name, bench) in enumerate(steps, 1):
         print(f"[{i}/{len(steps)}] {name} ...", flush=True)
