@@ -48,6 +48,22 @@ def resolve_window(choice: str, start: datetime, end: datetime) -> str:
     return choose_window(start, end) if choice == AUTO else choice
 
 
+def live_range(
+    name: str, range_label: str, window_choice: str, what: str
+) -> tuple[dict[str, Any], datetime, datetime, str] | None:
+    """The model's summary, range and window for a live fragment; None after a message."""
+    summary = next((m for m in data.model_summaries() if m["name"] == name), None)
+    if summary is None:
+        st.warning("This model no longer exists. Pick another one.")
+        return None
+    if not summary["predictions"]:
+        st.info(f"This model has no predictions yet: send some to see its {what}.")
+        return None
+    start, end = data.model_range(range_label, summary["first_seen"], summary["last_seen"])
+    assert start is not None and end is not None  # the model has predictions
+    return summary, start, end, resolve_window(window_choice, start, end)
+
+
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
 def _metric_rows(
     store: str,

@@ -93,16 +93,10 @@ def charts(
 @st.fragment(run_every=data.runtime().settings.dashboard_refresh_s)
 def live(name: str, version: str | None, range_label: str, window_choice: str) -> None:
     """The refreshing part: re-reads the range so new predictions show up."""
-    summary = next((m for m in data.model_summaries() if m["name"] == name), None)
-    if summary is None:
-        st.warning("This model no longer exists. Pick another one.")
+    resolved = perf_data.live_range(name, range_label, window_choice, "latency and traffic")
+    if resolved is None:
         return
-    if not summary["predictions"]:
-        st.info("This model has no predictions yet: send some to see its latency and traffic.")
-        return
-    start, end = data.model_range(range_label, summary["first_seen"], summary["last_seen"])
-    assert start is not None and end is not None  # the model has predictions
-    window = perf_data.resolve_window(window_choice, start, end)
+    summary, start, end, window = resolved
     st.caption(
         f"{fmt.markdown_text(range_label)}: {fmt.timestamp(start)} to "
         f"{fmt.timestamp(summary['last_seen'])}, in {window} windows"

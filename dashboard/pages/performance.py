@@ -201,16 +201,10 @@ def worst_section(
 @st.fragment(run_every=data.runtime().settings.dashboard_refresh_s)
 def live(name: str, version: str | None, range_label: str, window_choice: str) -> None:
     """The refreshing part: KPIs, objectives, charts and segments of the chosen range."""
-    summary = next((m for m in data.model_summaries() if m["name"] == name), None)
-    if summary is None:
-        st.warning("This model no longer exists. Pick another one.")
+    resolved = perf_data.live_range(name, range_label, window_choice, "performance")
+    if resolved is None:
         return
-    if not summary["predictions"]:
-        st.info("This model has no predictions yet: send some to see its performance.")
-        return
-    start, end = data.model_range(range_label, summary["first_seen"], summary["last_seen"])
-    assert start is not None and end is not None  # the model has predictions
-    window = perf_data.resolve_window(window_choice, start, end)
+    summary, start, end, window = resolved
     segment = segment_picker(name, start, end)
     st.caption(
         f"{fmt.markdown_text(range_label)}: {fmt.timestamp(start)} to "
