@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-WINDOWS: dict[str, timedelta] = {
-    "1h": timedelta(hours=1),
-    "1d": timedelta(days=1),
-    "1w": timedelta(weeks=1),
-}
+from storage.time_windows import WINDOW_ORIGIN, WINDOW_WIDTHS
 
-# Windows are aligned to this instant; 2024-01-01 is a Monday, so weeks start Monday 00:00 UTC.
-WINDOW_ORIGIN = datetime(2024, 1, 1, tzinfo=UTC)
+# One definition, in storage (which computes windows in SQL); WINDOW_ORIGIN (2024-01-01)
+# is a Monday, so weeks start Monday 00:00 UTC.
+WINDOWS: dict[str, timedelta] = dict(WINDOW_WIDTHS)
+__all__ = [
+    "WINDOWS",
+    "WINDOW_ORIGIN",
+    "check_window",
+    "choose_window",
+    "window_floor",
+    "window_sql_interval",
+]
 
 _SQL_INTERVALS = {"1h": "1 hour", "1d": "1 day", "1w": "7 days"}
 _HOURLY_UP_TO = timedelta(days=2)

@@ -2,8 +2,8 @@
 
 Windows are numbered in SQL from epoch microseconds, not with `time_bucket`: on 10M rows
 `time_bucket(INTERVAL '1 day', ts)` alone took ~2 s here, the integer floor ~0.04 s. They
-align to WINDOW_ORIGIN (a Monday), so weeks start Monday 00:00 UTC, as in
-`monitoring.windows` (which storage may not import).
+align to WINDOW_ORIGIN (a Monday), so weeks start Monday 00:00 UTC; `monitoring.windows`
+takes its widths and origin from here.
 """
 
 from __future__ import annotations
