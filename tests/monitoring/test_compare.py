@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from monitoring import compare
+from monitoring import compare, resample
 from monitoring.compare import Comparison, compare_versions, two_proportion_p_value
 from monitoring.metrics import (
     METRICS_BY_TASK,
@@ -158,7 +158,7 @@ def test_score_and_regression_resamples_equal_compute_metrics() -> None:
     sample = compare._sample("binary", frame, "a")
     boot = compare._bootstrap("binary", sample, names, "1", 40, 40, (7, 0))
     for engine, metrics in ((1, ("log_loss", "brier")), (2, ("roc_auc", "pr_auc"))):
-        chunks = compare._index_chunks(np.random.default_rng([7, 0, engine]), n, 40)
+        chunks = resample.index_chunks(np.random.default_rng([7, 0, engine]), n, 40)
         for i, idx in enumerate(np.concatenate(list(chunks))):
             s = sample.scores
             assert s is not None
@@ -168,7 +168,7 @@ def test_score_and_regression_resamples_equal_compute_metrics() -> None:
 
     reg = compare._sample("regression", _regression(n, 2.0, 4), "a")
     boot = compare._bootstrap("regression", reg, METRICS_BY_TASK["regression"], "1", 40, 40, (7, 0))
-    chunks = compare._index_chunks(np.random.default_rng([7, 0, 0]), n, 40)
+    chunks = resample.index_chunks(np.random.default_rng([7, 0, 0]), n, 40)
     for i, idx in enumerate(np.concatenate(list(chunks))):
         expected = compute_metrics("regression", reg.truth[idx], reg.pred[idx])
         for name, value in expected.items():
@@ -179,7 +179,7 @@ def test_score_and_regression_resamples_equal_compute_metrics() -> None:
     "cells", [[30, 5, 7, 58], [0, 0, 10, 90], [0, 4, 0, 6], [10, 0, 0, 0], [0, 0, 0, 5]]
 )
 def test_binary_count_formulas_equal_compute_metrics(cells: list[int]) -> None:
-    got = compare._binary_formulas(np.array([cells], dtype=np.float64))
+    got = resample.binary_formulas(np.array([cells], dtype=np.float64))
     for name, value in binary_count_metrics(*cells).items():
         assert (math.nan if value is None else value) == pytest.approx(got[name][0], nan_ok=True)
 
@@ -190,7 +190,7 @@ def test_multiclass_count_formulas_equal_compute_metrics() -> None:
     matrices[:10, 2, :] = 0  # class 2 never true
     matrices[10:20, :, 1] = 0  # class 1 never predicted
     matrices[20:30, 3, :] = matrices[20:30, :, 3] = 0  # class 3 absent
-    got = compare._multiclass_formulas(matrices)
+    got = resample.multiclass_formulas(matrices)
     for i, matrix in enumerate(matrices):
         for name, value in multiclass_count_metrics(matrix).items():
             assert got[name][i] == pytest.approx(value, abs=1e-12), (name, i)
