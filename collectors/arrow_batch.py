@@ -7,7 +7,8 @@ takes the record path (`prediction_batch(arrow_records(table))`), which is the r
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +26,6 @@ from collectors.records import (
     TS_TYPE,
     PredictionBatch,
     _parse_iso,
-    arrow_records,
     prediction_batch,
 )
 from storage import ModelInfo
@@ -294,3 +294,23 @@ def _feature(arr: pa.Array | None, kind: str, n: int) -> pa.Array:
     if arr is None or arr.null_count == len(arr):
         return pa.nulls(n, typ)
     return _numbers(arr, bools=True) if kind == "numeric" else arr
+
+
+def arrow_records(table: pa.Table) -> list[dict[str, Any]]:
+    """Records from an Arrow table: reserved columns as fields, every other one a feature."""
+    rows = table.to_pylist()
+    feature_cols = [c for c in table.column_names if c not in RECORD_FIELDS and c != "features"]
+    out = []
+    for row in rows:
+        rec = {k: v for k, v in row.items() if k in RECORD_FIELDS}
+        feats = dict(row.get("features") or {})
+        feats.update({c: row[c] for c in feature_cols})
+        rec["features"] = feats
+        for key in ("probabilities", "tags"):
+            if isinstance(rec.get(key), list):  # Arrow maps come back as (key, value) pairs
+                rec[key] = dict(rec[key])
+        ts = rec.get("timestamp")
+        if isinstance(ts, date):  # datetime too: both come back from Arrow timestamps
+            rec["timestamp"] = ts.isoformat()
+        out.append(rec)
+    return out

@@ -106,7 +106,7 @@ def _check_ts(value: object) -> str | None:
         except (ValueError, TypeError, OverflowError):
             return f"{value!r} is not an ISO-8601 timestamp (e.g. 2026-11-25T10:00:00Z)"
         return None
-    if not _is_number(value) or not 0 <= value < MAX_EPOCH:  # type: ignore[operator]
+    if not _is_number(value) or not 0 <= value < MAX_EPOCH:  # type: ignore[operator,unused-ignore]
         return f"epoch seconds must be a number from 0 to {MAX_EPOCH:.0f} (year 3000)"
     return None
 
@@ -319,12 +319,12 @@ def _fast_predictions(
     if not _only_dicts(tags_in) or tags.items.null_count:
         raise ValueError("tags")
     cols["tags"] = tags
-    feats = [get(r, "features") for r in records]
-    if not _only_dicts(feats):
+    raw_feats = [get(r, "features") for r in records]
+    if not _only_dicts(raw_feats):
         raise ValueError("features")
-    feats = [f or {} for f in feats]
-    for (name, kind), values in zip(kinds.items(), _columns(feats, list(kinds)), strict=True):
-        arr = pa.array(values, type=pa.float64() if kind == "numeric" else pa.string())
+    feats: list[dict[str, Any]] = [f or {} for f in raw_feats]
+    for (name, kind), column in zip(kinds.items(), _columns(feats, list(kinds)), strict=True):
+        arr = pa.array(column, type=pa.float64() if kind == "numeric" else pa.string())
         if kind == "numeric" and not _finite(arr):
             raise ValueError(name)
         cols[model.column(name)] = arr
@@ -392,23 +392,3 @@ def label_batch(records: object, model: ModelInfo, now: datetime | None = None) 
             "ts": _timestamps([r.get("timestamp") for r in records], now),
         }
     )
-
-
-def arrow_records(table: pa.Table) -> list[dict[str, Any]]:
-    """Records from an Arrow table: reserved columns as fields, every other one a feature."""
-    rows = table.to_pylist()
-    feature_cols = [c for c in table.column_names if c not in RECORD_FIELDS and c != "features"]
-    out = []
-    for row in rows:
-        rec = {k: v for k, v in row.items() if k in RECORD_FIELDS}
-        feats = dict(row.get("features") or {})
-        feats.update({c: row[c] for c in feature_cols})
-        rec["features"] = feats
-        for key in ("probabilities", "tags"):
-            if isinstance(rec.get(key), list):  # Arrow maps come back as (key, value) pairs
-                rec[key] = dict(rec[key])
-        ts = rec.get("timestamp")
-        if hasattr(ts, "isoformat"):
-            rec["timestamp"] = ts.isoformat()
-        out.append(rec)
-    return out

@@ -21,8 +21,9 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
+from collectors.arrow_batch import arrow_records
 from collectors.ingest import IngestService
-from collectors.records import RECORD_FIELDS, RecordsInvalid, arrow_records
+from collectors.records import RECORD_FIELDS, RecordsInvalid
 from storage import StorageError, WriteQueueFullError
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,13 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from collectors.arrow_batch import NotNative, arrow_prediction_batch, native_prediction_batch
-from collectors.records import PredictionBatch, RecordsInvalid, arrow_records, prediction_batch
+from collectors.arrow_batch import (
+    NotNative,
+    arrow_prediction_batch,
+    arrow_records,
+    native_prediction_batch,
+)
+from collectors.records import PredictionBatch, RecordsInvalid, prediction_batch
 from storage import ModelInfo
 
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
