@@ -22,7 +22,6 @@ from dashboard import runtime as runtime_module
 from dashboard.figures import BUCKET_SIZES
 from dashboard.runtime import Runtime
 from storage import queries
-from storage.identifiers import quote
 from storage.models import ModelInfo, get_model
 from storage.store import Store
 
@@ -180,24 +179,6 @@ def traffic(
     return _traffic(store_key(), name, start, end, bucket, version)
 
 
-def _accuracy_sql(info: ModelInfo, where: str) -> str:
-    # Unlabelled predictions must count as neither right nor wrong: NULL, which avg skips.
-    if info.task == "regression":
-        metric = "avg(abs(p.prediction - l.label_value)) AS mae"
-    else:
-        metric = (
-            "avg(CASE WHEN l.event_id IS NULL THEN NULL "
-            "WHEN p.prediction = l.label THEN 1.0 ELSE 0.0 END) AS accuracy"
-        )
-    return (
-        "SELECT time_bucket(CAST(? AS INTERVAL), p.ts) AS bucket, p.version, "
-        f"count(*) AS predictions, count(l.event_id) AS labeled, {metric} "
-        f"FROM {quote(info.table)} p "
-        "LEFT JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id "
-        f"WHERE {where} GROUP BY ALL ORDER BY bucket, p.version"
-    )
-
-
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def _accuracy(
     store: str,
@@ -207,15 +188,10 @@ def _accuracy(
     bucket: str,
     version: str | None,
 ) -> pd.DataFrame:
-    info = model(name)
-    clauses, params = ["TRUE"], []
-    for clause, value in (("p.ts >= ?", start), ("p.ts < ?", end), ("p.version = ?", version)):
-        if value is not None:
-            clauses.append(clause)
-            params.append(value)
-    sql = _accuracy_sql(info, " AND ".join(clauses))
     with connection() as con:
-        return con.execute(sql, [queries.bucket_interval(bucket), info.id, *params]).df()
+        return queries.accuracy_series(
+            con, model(name), start, end, bucket, version, by_version=True
+        )
 
 
 def accuracy(

@@ -112,9 +112,12 @@ def accuracy_series(
     end: datetime | None,
     bucket: str = "1d",
     version: str | None = None,
+    *,
+    by_version: bool = False,
 ) -> pd.DataFrame:
-    """Per bucket: predictions, labelled predictions and accuracy (or MAE for regression)."""
+    """Per bucket (and version): predictions, labelled and accuracy (or MAE for regression)."""
     where, params = _where(start, end, version)
+    keys = "bucket, p.version" if by_version else "bucket"
     if model.task == "regression":
         metric = "avg(abs(p.prediction - l.label_value)) AS mae"
     else:
@@ -125,10 +128,11 @@ def accuracy_series(
         )
     return con.execute(
         f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, "
+        f"{'p.version, ' if by_version else ''}"
         "count(*) AS predictions, count(l.event_id) AS labeled, "
         f"{metric} FROM {quote(model.table)} p "
         "LEFT JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id "
-        f"WHERE {where} GROUP BY ALL ORDER BY bucket",
+        f"WHERE {where} GROUP BY ALL ORDER BY {keys}",
         [model.id, *params],
     ).df()
 
