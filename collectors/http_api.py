@@ -27,7 +27,7 @@ from storage import (
     UnknownModelError,
     WriteQueueFullError,
 )
-from storage.queries import model_summaries
+from storage.queries import model_summaries, prediction_counts
 from storage.tokens import matches
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def api_routes(ctx: ApiContext) -> list[Route]:
 def _refresh_gauges(ctx: ApiContext) -> None:
     metrics = ctx.ingest.metrics
     metrics.queue_depth.set(ctx.ingest.writer.depth)
-    for summary in model_summaries(ctx.ingest.store.cursor()):
-        metrics.predictions.labels(summary["name"]).set(summary["predictions"])
+    for name, count in prediction_counts(ctx.ingest.store.cursor()).items():
+        metrics.predictions.labels(name).set(count)
     if ctx.system_snapshot is not None:
         ctx.system_snapshot()

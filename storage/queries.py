@@ -50,6 +50,15 @@ def _where(
     return " AND ".join(clauses), params
 
 
+def prediction_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Stored predictions per model: count(*) only, cheap enough for every /metrics scrape."""
+    counts = {}
+    for model in list_models(con):
+        row = con.execute(f"SELECT count(*) FROM {quote(model.table)}").fetchall()[0]
+        counts[model.name] = int(row[0])
+    return counts
+
+
 def model_summaries(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """One dict per model: name, task, versions, features, counts and first/last seen."""
     out = []
