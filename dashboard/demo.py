@@ -18,6 +18,7 @@ from sample_data import (
     load_or_train_model,
     model_registration,
 )
+from storage.models import get_model
 from storage.tokens import hash_token, new_token, store_token
 
 log = logging.getLogger("vigil.demo")
@@ -28,12 +29,7 @@ def load_history(
     ingest: IngestService, progress: Callable[[str], None] = print
 ) -> list[dict[str, object]]:
     """Register the demo model and load its 30 days unless already there; the pending labels."""
-    existing = (
-        ingest.store.cursor()
-        .execute("SELECT count(*) FROM models WHERE name = ?", [MODEL_NAME])
-        .fetchone()
-    )
-    if existing and existing[0]:
+    if get_model(ingest.store.cursor(), MODEL_NAME) is not None:
         progress(f"demo: {MODEL_NAME} is already loaded; sending live traffic only")
         return []
     started = time.perf_counter()
