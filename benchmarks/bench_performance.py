@@ -59,21 +59,26 @@ def generate(path: Path, n: int) -> ModelInfo:
         ts = f"TIMESTAMPTZ '{START.isoformat()}' + to_microseconds((i * {step_us})::BIGINT)"
         numeric = ", ".join(f"{_uniform(10 + j)} * 100" for j in range(N_NUMERIC))
         channel = "CASE WHEN i % 2 = 0 THEN 'web' ELSE 'app' END"
+        # Labels follow the score (so accuracy ~0.75), 0-48 h after the prediction, for 80%.
+        labelled = "hash(i, 6) % 10 < 8"
+        label = f"CASE WHEN {_uniform(3)} < {_uniform(1)} THEN '1' ELSE '0' END"
+        label_ts = f"{ts} + to_microseconds(({_uniform(4)} * 48 * 3600e6)::BIGINT)"
         con.execute(
             f"INSERT INTO {model.table} (event_id, ts, version, prediction, score, latency_ms, "
-            "tags, received_at, " + ", ".join(model.column(f) for f in features) + ") SELECT "
+            "tags, received_at, label, label_ts, "
+            + ", ".join(model.column(f) for f in features)
+            + ") SELECT "
             f"'{ID_PREFIX}' || i, {ts}, CASE WHEN i % 3 = 0 THEN '2' ELSE '1' END, "
             f"CASE WHEN {_uniform(1)} > 0.5 THEN '1' ELSE '0' END, {_uniform(1)}, "
-            f"5 + 200 * pow({_uniform(2)}, 3), MAP {{'channel': {channel}}}, now(), {numeric}, "
-            f"['north', 'south', 'east', 'west'][1 + (hash(i, 5) % 4)::INT], {channel} "
-            f"FROM range({n}) t(i)"
+            f"5 + 200 * pow({_uniform(2)}, 3), MAP {{'channel': {channel}}}, now(), "
+            f"CASE WHEN {labelled} THEN {label} END, CASE WHEN {labelled} THEN {label_ts} END, "
+            f"{numeric}, ['north', 'south', 'east', 'west'][1 + (hash(i, 5) % 4)::INT], "
+            f"{channel} FROM range({n}) t(i)"
         )
-        # Labels follow the score (so accuracy ~0.75), 0-48 h after the prediction.
+        # The labels table, as storage.predictions.insert_labels keeps it beside the copies.
         con.execute(
-            f"INSERT INTO labels SELECT {model.id}, '{ID_PREFIX}' || i, "
-            f"CASE WHEN {_uniform(3)} < {_uniform(1)} THEN '1' ELSE '0' END, NULL, "
-            f"{ts} + to_microseconds(({_uniform(4)} * 48 * 3600e6)::BIGINT), now() "
-            f"FROM range({n}) t(i) WHERE hash(i, 6) % 10 < 8"
+            f"INSERT INTO labels SELECT {model.id}, '{ID_PREFIX}' || i, {label}, NULL, "
+            f"{label_ts}, now() FROM range({n}) t(i) WHERE {labelled}"
         )
     return model
 

@@ -1,8 +1,14 @@
-"""Apply the numbered SQL migrations in storage/migrations/ and record them."""
+"""Apply the numbered migrations in storage/migrations/ and record them.
+
+A migration is a `NNNN_name.sql` script, or a `NNNN_name.py` module with `apply(con)` for
+steps SQL alone cannot express (one ALTER per model's predictions table, say).
+"""
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -10,14 +16,23 @@ import duckdb
 
 from storage.errors import SchemaTooNewError
 
-_NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_NAME_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.(sql|py)$")
 
 
 @dataclass(frozen=True)
 class Migration:
     version: int
     name: str
-    sql: str
+    sql: str = ""
+    module: str = ""
+
+    def run(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self.module:
+            step: Callable[[duckdb.DuckDBPyConnection], None]
+            step = importlib.import_module(self.module).apply
+            step(con)
+        else:
+            con.execute(self.sql)
 
 
 def available_migrations() -> list[Migration]:
@@ -25,8 +40,11 @@ def available_migrations() -> list[Migration]:
     found = []
     for entry in resources.files("storage.migrations").iterdir():
         match = _NAME_RE.match(entry.name)
-        if match:
-            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+        if match and match[3] == "sql":
+            found.append(Migration(int(match[1]), match[2], sql=entry.read_text(encoding="utf-8")))
+        elif match:
+            module = f"storage.migrations.{entry.name.removesuffix('.py')}"
+            found.append(Migration(int(match[1]), match[2], module=module))
     return sorted(found, key=lambda m: m.version)
 
 
@@ -57,7 +75,7 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> list[int]:
             continue
         con.execute("BEGIN")
         try:
-            con.execute(migration.sql)
+            migration.run(con)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, now())",
                 [migration.version, migration.name],

@@ -89,7 +89,9 @@ def _create_predictions_table(con: duckdb.DuckDBPyConnection, model: ModelInfo) 
         "event_id VARCHAR PRIMARY KEY, ts TIMESTAMPTZ NOT NULL, version VARCHAR NOT NULL, "
         f"prediction {model.prediction_type}, score DOUBLE, "
         "probabilities MAP(VARCHAR, DOUBLE), latency_ms DOUBLE, "
-        "tags MAP(VARCHAR, VARCHAR), received_at TIMESTAMPTZ NOT NULL)"
+        "tags MAP(VARCHAR, VARCHAR), received_at TIMESTAMPTZ NOT NULL, "
+        # The prediction's label, copied here on arrival (see storage.predictions).
+        "label VARCHAR, label_value DOUBLE, label_ts TIMESTAMPTZ)"
     )
 
 

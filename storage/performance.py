@@ -40,7 +40,8 @@ ROW_COLUMNS = (
 )
 Segment = tuple[str, str]
 
-_JOIN = "LEFT JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id"
+LABELLED = "p.label_ts IS NOT NULL"  # labels are copied onto their predictions' rows
+DELAY_H = "(epoch_us(p.label_ts) - epoch_us(p.ts)) / 3600e6"
 
 
 def dimension_sql(model: ModelInfo, dimension: str) -> tuple[str, list[Any]]:
@@ -105,7 +106,7 @@ def _unpack(alias: str, prefix: str, quantiles: dict[str, float], unit: str) -> 
 def _summary_sql(
     model: ModelInfo, window: str | None, where: str, labels: bool, confusion: bool
 ) -> str:
-    """The per-window aggregate; labels=False skips the join with the labels table."""
+    """The per-window aggregate; labels=False leaves out the label counts and delays."""
     outer = ["window_us", "count"]
     inner = [
         f"{window_sql(window)} AS window_us",
@@ -114,26 +115,20 @@ def _summary_sql(
         "max(p.latency_ms) AS latency_max_ms",
     ]
     if labels:
-        delay = "(epoch_us(l.ts) - epoch_us(p.ts)) / 3600e6"
-        inner += ["count(l.event_id) AS labeled", _quantiles(delay, "delay", DELAY_QUANTILES)]
+        inner += ["count(p.label_ts) AS labeled", _quantiles(DELAY_H, "delay", DELAY_QUANTILES)]
         outer += ["labeled", _unpack("delay", "label_delay", DELAY_QUANTILES, "h")]
     outer += [_unpack("lat", "latency", LATENCY_QUANTILES, "ms"), "latency_max_ms"]
     if labels and confusion and model.task != "regression":
         inner.append(
-            "map_entries(histogram({'label': l.label, 'prediction': p.prediction}) "
-            "FILTER (WHERE l.event_id IS NOT NULL)) AS confusion"
+            "map_entries(histogram({'label': p.label, 'prediction': p.prediction}) "
+            f"FILTER (WHERE {LABELLED})) AS confusion"
         )
         outer.append("confusion")
-    join = _JOIN if labels else ""
     return (
         f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} "
-        f"FROM {quote(model.table)} p {join} WHERE {where} GROUP BY window_us) "
+        f"FROM {quote(model.table)} p WHERE {where} GROUP BY window_us) "
         "ORDER BY window_us"
     )
-
-
-def _summary_params(model: ModelInfo, labels: bool, params: list[Any]) -> list[Any]:
-    return [model.id, *params] if labels else params
 
 
 def window_summary(
@@ -152,16 +147,15 @@ def window_summary(
     """One row per window in [start, end): volume, label coverage and delay, latency, throughput.
 
     Windows without predictions are included (count 0) up to `now`, so gaps in traffic show.
-    labels=False leaves out `labeled` and the label delays and skips the join with the labels
-    table (several times faster). With confusion=True (classification) a `confusion` column
-    holds {(label, prediction): n}.
+    labels=False leaves out `labeled` and the label delays. With confusion=True
+    (classification) a `confusion` column holds {(label, prediction): n}.
     """
     window_width(window)
     where, params = _filters(model, start, end, version, segment)
     start, end = aware(start, "start"), aware(end, "end")
     now = aware(now, "now") if now is not None else datetime.now(UTC)
     sql = _summary_sql(model, window, where, labels, confusion)
-    frame = con.execute(sql, _summary_params(model, labels, params)).df()
+    frame = con.execute(sql, params).df()
     if "confusion" in frame.columns:
         frame["confusion"] = objects([_confusion_dict(v) for v in frame["confusion"]], frame)
     frame = fill_windows(frame, start, end, window, now)
@@ -184,7 +178,7 @@ def range_summary(
     """Totals over [start, end): window_summary's columns (but throughput) for one window."""
     where, params = _filters(model, start, end, version, segment)
     sql = _summary_sql(model, None, where, labels, confusion)
-    frame = con.execute(sql, _summary_params(model, labels, params)).df()
+    frame = con.execute(sql, params).df()
     if frame.empty:
         record: dict[str, Any] = {c: None for c in frame.columns} | {"count": 0}
         if labels:
@@ -206,13 +200,13 @@ def _row_columns(model: ModelInfo, columns: Sequence[str]) -> tuple[list[str], l
     """SELECT items (and their parameters, in order) for the requested row columns."""
     sql = {
         "prediction": "p.prediction",
-        "label": "l.label_value" if model.task == "regression" else "l.label",
+        "label": "p.label_value" if model.task == "regression" else "p.label",
         "score": "p.score",
-        "label_is_positive": "l.label = ?",
+        "label_is_positive": "p.label = ?",
         "prediction_is_positive": "p.prediction = ?",
         "version": "p.version",
         "latency_ms": "p.latency_ms",
-        "label_delay_h": "(epoch_us(l.ts) - epoch_us(p.ts)) / 3600e6",
+        "label_delay_h": DELAY_H,
     }
     out, params = [], []
     for column in columns:
@@ -255,10 +249,9 @@ def labelled_arrays(
         where += " AND p.score IS NOT NULL"
     sql = (
         f"SELECT {window_sql(window)} AS window_us, {', '.join(selected)} "
-        f"FROM {quote(model.table)} p JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id "
-        f"WHERE {where}"
+        f"FROM {quote(model.table)} p WHERE {where} AND {LABELLED}"
     )
-    table = con.sql(sql, params=[*select_params, model.id, *params]).to_arrow_table()
+    table = con.sql(sql, params=[*select_params, *params]).to_arrow_table()
     arrays = {name: _numpy(table.column(name)) for name in table.column_names}
     order = np.argsort(arrays["window_us"], kind="stable")
     return {name: values[order] for name, values in arrays.items()}
@@ -364,18 +357,18 @@ def segment_summary(
     if not exprs:  # the totals alone
         dims, which = "NULL AS d", "1"
     matrix = (
-        ", map_entries(histogram({'label': l.label, 'prediction': p.prediction}) "
-        "FILTER (WHERE l.event_id IS NOT NULL)) AS confusion"
+        ", map_entries(histogram({'label': p.label, 'prediction': p.prediction}) "
+        f"FILTER (WHERE {LABELLED})) AS confusion"
         if model.task != "regression"
         else ""
     )
     sql = (
         f"SELECT [{which}] AS grouped, {''.join(f'd{i}, ' for i in range(len(exprs)))}"
-        f"count(*) AS count, count(l.event_id) AS labeled{matrix} "
-        f"FROM (SELECT {dims}, p.* FROM {quote(model.table)} p WHERE {where}) p {_JOIN} "
+        f"count(*) AS count, count(p.label_ts) AS labeled{matrix} "
+        f"FROM (SELECT {dims}, p.* FROM {quote(model.table)} p WHERE {where}) p "
         f"GROUP BY GROUPING SETS ({sets})"
     )
-    raw = con.execute(sql, [*expr_params, *params, model.id]).fetchall()
+    raw = con.execute(sql, [*expr_params, *params]).fetchall()
     rows: list[tuple[Any, ...]] = []
     total: tuple[Any, ...] = (None, None, 0, 0, {})
     n = len(exprs)

@@ -71,14 +71,31 @@ def insert_predictions(
     columns += [model.column(f) for f in model.features if model.column(f) in unique.column_names]
     select = ", ".join(quote(c) for c in columns)
     verb = "INSERT OR IGNORE" if skip_duplicates else "INSERT"
+    early = _has_pending_labels(con, model)
+    source = "vigil_batch b"
+    if early:  # labels that came before their predictions are copied in with them
+        source += (
+            " LEFT JOIN (SELECT l.event_id, l.label, l.label_value, l.ts FROM pending_labels q "
+            "JOIN labels l USING (model_id, event_id) WHERE q.model_id = ?) l USING (event_id)"
+        )
+    labelled = ", label, label_value, label_ts" if early else ""
+    from_labels = ", l.label, l.label_value, l.ts" if early else ""
     # No unregister on failure: an aborted transaction refuses it, and the next
     # register() of the same name replaces the view anyway.
     con.register("vigil_batch", unique)
     try:
         row = con.execute(
-            f"{verb} INTO {quote(model.table)} ({select}, received_at) "
-            f"SELECT {select}, now() FROM vigil_batch"
+            f"{verb} INTO {quote(model.table)} ({select}, received_at{labelled}) "
+            f"SELECT {', '.join(f'b.{quote(c)}' for c in columns)}, now(){from_labels} "
+            f"FROM {source}",
+            [model.id] if early else [],
         ).fetchall()[0]
+        if early:
+            con.execute(
+                "DELETE FROM pending_labels WHERE model_id = ? "
+                "AND event_id IN (SELECT event_id FROM vigil_batch)",
+                [model.id],
+            ).fetchall()
     except duckdb.ConstraintException:
         if skip_duplicates:
             raise
@@ -88,8 +105,20 @@ def insert_predictions(
     return PredictionResult(accepted=inserted, duplicates=total - inserted)
 
 
+def _has_pending_labels(con: duckdb.DuckDBPyConnection, model: ModelInfo) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM (SELECT 1 FROM pending_labels WHERE model_id = ? LIMIT 1)",
+        [model.id],
+    ).fetchall()
+    return bool(row and row[0][0])
+
+
 def insert_labels(con: duckdb.DuckDBPyConnection, model: ModelInfo, batch: pa.Table) -> LabelResult:
-    """Upsert labels (a later label for the same event replaces the earlier one)."""
+    """Upsert labels (a later label for the same event replaces the earlier one).
+
+    Each label is also copied onto its prediction's row, so that reads need no join; a
+    label whose prediction has not arrived yet waits in pending_labels for it.
+    """
     unique = first_occurrences(batch, keep="last")
     con.register("vigil_labels", unique)
     try:
@@ -98,9 +127,18 @@ def insert_labels(con: duckdb.DuckDBPyConnection, model: ModelInfo, batch: pa.Ta
             "SELECT ?::INTEGER, event_id, label, label_value, ts, now() FROM vigil_labels",
             [model.id],
         ).fetchall()
+        # No RETURNING: with it DuckDB rewrites each updated row at the table's end.
         row = con.execute(
-            f"SELECT count(*) FROM vigil_labels b ANTI JOIN {quote(model.table)} p USING (event_id)"
+            f"UPDATE {quote(model.table)} p SET label = b.label, label_value = b.label_value, "
+            "label_ts = b.ts FROM vigil_labels b WHERE p.event_id = b.event_id"
         ).fetchall()[0]
+        unmatched = unique.num_rows - int(row[0])
+        if unmatched:
+            con.execute(
+                "INSERT OR IGNORE INTO pending_labels SELECT ?::INTEGER, b.event_id "
+                f"FROM vigil_labels b ANTI JOIN {quote(model.table)} p USING (event_id)",
+                [model.id],
+            ).fetchall()
     finally:
         con.unregister("vigil_labels")
-    return LabelResult(accepted=batch.num_rows, unmatched=int(row[0]) if row else 0)
+    return LabelResult(accepted=batch.num_rows, unmatched=unmatched)

@@ -128,21 +128,20 @@ def accuracy_series(
     where, params = _where(start, end, version)
     keys = "bucket, p.version" if by_version else "bucket"
     if model.task == "regression":
-        metric = "avg(abs(p.prediction - l.label_value)) AS mae"
+        metric = "avg(abs(p.prediction - p.label_value)) AS mae"
     else:
         # Unlabelled predictions are unknown, not wrong: NULL keeps them out of the average.
         metric = (
-            "avg(CASE WHEN l.event_id IS NULL THEN NULL "
-            "WHEN p.prediction = l.label THEN 1.0 ELSE 0.0 END) AS accuracy"
+            "avg(CASE WHEN p.label_ts IS NULL THEN NULL "
+            "WHEN p.prediction = p.label THEN 1.0 ELSE 0.0 END) AS accuracy"
         )
     return con.execute(
         f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, "
         f"{'p.version, ' if by_version else ''}"
-        "count(*) AS predictions, count(l.event_id) AS labeled, "
+        "count(*) AS predictions, count(p.label_ts) AS labeled, "
         f"{metric} FROM {quote(model.table)} p "
-        "LEFT JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id "
         f"WHERE {where} GROUP BY ALL ORDER BY {keys}",
-        [model.id, *params],
+        params,
     ).df()
 
 
@@ -156,18 +155,17 @@ def model_kpis(
     """Headline numbers over a range: predictions, labelled, accuracy/MAE, p95 latency."""
     where, params = _where(start, end, version)
     correct = (
-        "avg(abs(p.prediction - l.label_value))"
+        "avg(abs(p.prediction - p.label_value))"
         if model.task == "regression"
-        else "avg(CASE WHEN l.event_id IS NULL THEN NULL "
-        "WHEN p.prediction = l.label THEN 1.0 ELSE 0.0 END)"
+        else "avg(CASE WHEN p.label_ts IS NULL THEN NULL "
+        "WHEN p.prediction = p.label THEN 1.0 ELSE 0.0 END)"
     )
     row = con.execute(
-        f"SELECT count(*), count(l.event_id), {correct}, "
+        f"SELECT count(*), count(p.label_ts), {correct}, "
         "quantile_cont(p.latency_ms, 0.95) "
         f"FROM {quote(model.table)} p "
-        "LEFT JOIN labels l ON l.model_id = ? AND l.event_id = p.event_id "
         f"WHERE {where}",
-        [model.id, *params],
+        params,
     ).fetchone()
     assert row is not None
     key = "mae" if model.task == "regression" else "accuracy"

@@ -156,3 +156,35 @@ def test_ingest_redoes_a_retried_batch_skipping_stored_ids(ingest: Any) -> None:
     result = ingest.predictions("m", retried)
     assert (result.accepted, result.duplicates) == (1, 3)
     assert ingest.model("m").features == {"x": "numeric", "y": "categorical"}
+
+
+def _copies(store: Store, model: ModelInfo) -> list[tuple[Any, ...]]:
+    return (
+        store.cursor()
+        .execute(f'SELECT event_id, label, label_ts FROM "{model.table}" ORDER BY event_id')
+        .fetchall()
+    )
+
+
+def test_labels_are_copied_onto_their_predictions_in_place(
+    store: Store, writer: Writer, churn: ModelInfo
+) -> None:
+    writer.run(lambda con: insert_predictions(con, churn, _preds(["a", "b", "c"])), timeout=30)
+    before = store.cursor().execute(f'SELECT event_id, rowid FROM "{churn.table}"').fetchall()
+    writer.run(lambda con: insert_labels(con, churn, _labels([("b", 0)], churn)), timeout=30)
+    writer.run(lambda con: insert_labels(con, churn, _labels([("b", 1)], churn)), timeout=30)
+    assert _copies(store, churn) == [("a", None, None), ("b", "1", T0), ("c", None, None)]
+    # Rows keep their place (an UPDATE ... RETURNING would move them to the table's end).
+    after = store.cursor().execute(f'SELECT event_id, rowid FROM "{churn.table}"').fetchall()
+    assert sorted(after) == sorted(before)
+
+
+def test_early_label_waits_in_pending_then_lands_on_its_prediction(
+    store: Store, writer: Writer, churn: ModelInfo
+) -> None:
+    writer.run(lambda con: insert_labels(con, churn, _labels([("x", 0)], churn)), timeout=30)
+    pending = "SELECT event_id FROM pending_labels WHERE model_id = ?"
+    assert store.cursor().execute(pending, [churn.id]).fetchall() == [("x",)]
+    writer.run(lambda con: insert_predictions(con, churn, _preds(["x", "y"])), timeout=30)
+    assert _copies(store, churn) == [("x", "0", T0), ("y", None, None)]
+    assert store.cursor().execute(pending, [churn.id]).fetchall() == []

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -168,3 +169,39 @@ def test_timestamps_are_utc_whatever_the_host_zone(tmp_path: Path) -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "('UTC', '2026-11-25 00:00:00+00')", out.stderr
+
+
+def test_migration_2_copies_stored_labels_onto_predictions(tmp_path: Path) -> None:
+    """A database written before migration 2 gets label columns filled from its labels."""
+    path = tmp_path / "old.duckdb"
+    with Store(path) as store:
+        con = store.cursor()
+        con.execute("INSERT INTO models VALUES (7, 'm', 'binary', '1', now(), now())")
+    # Rewind to schema 1: the shape a Vigil before migration 2 left behind.
+    con = duckdb.connect(str(path))
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    con.execute(
+        "CREATE TABLE predictions_7 (event_id VARCHAR PRIMARY KEY, ts TIMESTAMPTZ NOT NULL, "
+        "version VARCHAR NOT NULL, prediction VARCHAR, score DOUBLE, "
+        "probabilities MAP(VARCHAR, DOUBLE), latency_ms DOUBLE, tags MAP(VARCHAR, VARCHAR), "
+        "received_at TIMESTAMPTZ NOT NULL)"
+    )
+    con.execute(
+        "INSERT INTO predictions_7 VALUES ('a', ?, '1', '1', 0.9, NULL, 3, NULL, ?)", [t0] * 2
+    )
+    con.execute(
+        "INSERT INTO labels VALUES (7, 'a', '0', NULL, ?, ?), (7, 'early', '1', NULL, ?, ?)",
+        [t0] * 4,
+    )
+    con.execute("DROP TABLE pending_labels")
+    con.execute("DELETE FROM schema_migrations WHERE version >= 2")
+    con.close()
+    with Store(path) as store:
+        assert 2 in store.applied_migrations
+        con = store.cursor()
+        assert con.execute("SELECT event_id, label, label_ts FROM predictions_7").fetchall() == [
+            ("a", "0", t0)
+        ]
+        assert con.execute("SELECT model_id, event_id FROM pending_labels").fetchall() == [
+            (7, "early")
+        ]
