@@ -65,13 +65,14 @@ def generate(path: Path, n: int) -> ModelInfo:
         label_ts = f"{ts} + to_microseconds(({_uniform(4)} * 48 * 3600e6)::BIGINT)"
         con.execute(
             f"INSERT INTO {model.table} (event_id, ts, version, prediction, score, latency_ms, "
-            "tags, received_at, label, label_ts, "
+            "tags, received_at, label, label_ts, labelled_at, "
             + ", ".join(model.column(f) for f in features)
             + ") SELECT "
             f"'{ID_PREFIX}' || i, {ts}, CASE WHEN i % 3 = 0 THEN '2' ELSE '1' END, "
             f"CASE WHEN {_uniform(1)} > 0.5 THEN '1' ELSE '0' END, {_uniform(1)}, "
             f"5 + 200 * pow({_uniform(2)}, 3), MAP {{'channel': {channel}}}, now(), "
             f"CASE WHEN {labelled} THEN {label} END, CASE WHEN {labelled} THEN {label_ts} END, "
+            f"CASE WHEN {labelled} THEN now() END, "
             f"{numeric}, ['north', 'south', 'east', 'west'][1 + (hash(i, 5) % 4)::INT], "
             f"{channel} FROM range({n}) t(i)"
         )

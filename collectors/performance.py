@@ -28,19 +28,17 @@ from monitoring.metrics import (
     compute_metrics,
     multiclass_count_metrics,
 )
+from monitoring.scores import SCORE_METRICS, SortedScores, score_metrics, sorted_scores
 from monitoring.windows import check_window, choose_window
 from storage import ModelInfo
 from storage.performance import (
     Segment,
     labelled_arrays,
     range_summary,
-    segment_dimensions,
-    segment_summary,
     window_summary,
 )
+from storage.segments import segment_dimensions, segment_summary
 
-SCORE_METRICS = ("roc_auc", "pr_auc", "log_loss", "brier")
-BINARY_COLUMNS = ("label_is_positive", "prediction_is_positive", "score")
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "mae", "rmse", "mape"})
 NO_DIRECTION = frozenset({"positive_rate_predicted", "positive_rate_actual"})
 LATENCY_KEYS = (
@@ -74,7 +72,7 @@ def metric_rows(
     if not 0 <= provisional_coverage <= 1:
         raise ValueError(f"provisional_coverage must be in [0, 1], got {provisional_coverage!r}")
     window = choose_window(start, end) if window is None else check_window(window)
-    multiclass = model.task == "multiclass"
+    classes = model.task != "regression"
     summary = window_summary(
         con,
         model,
@@ -83,8 +81,8 @@ def metric_rows(
         window,
         version,
         segment,
-        labels=multiclass,
-        confusion=multiclass,
+        labels=classes,
+        confusion=classes,
         now=now,
     )
     keys = _window_keys(summary)
@@ -107,9 +105,9 @@ def overall_metrics(
 ) -> Metrics:
     """Every metric of the model's task over the whole range (None where undefined), with
     count, labeled, label_coverage, latency quantiles and label delays."""
-    multiclass = model.task == "multiclass"
+    classes = model.task != "regression"
     totals = range_summary(
-        con, model, start, end, version, segment, labels=multiclass, confusion=multiclass
+        con, model, start, end, version, segment, labels=classes, confusion=classes
     )
     scope = (start, end, None, version, segment)
     stats = _window_stats(con, model, {0: totals["confusion"]}, scope).get(0, {})
@@ -138,61 +136,58 @@ def _window_stats(
     confusions: dict[int, Confusion],
     scope: Scope,
 ) -> dict[int, dict[str, Any]]:
-    """Per window key: the task's metrics; for binary and regression also `labeled` and the
-    label delays, from the labelled rows their metrics need anyway.
+    """Per window key: the task's metrics (regression: also `labeled` and the label delays).
 
-    Multiclass metrics come from the confusion counts DuckDB summed, with no rows fetched.
-    For the others, counting the fetched rows saves the summary a second join with the
-    labels table (the costliest part of the query on millions of rows).
+    Classification count metrics come from the confusion counts DuckDB summed. Binary score
+    metrics fetch only the scored labelled rows' (is positive, score), sorted per window in
+    threads. Regression metrics need every labelled row's label and prediction; counting
+    those rows gives `labeled` and the delays without a second aggregate.
     """
     if model.task == "multiclass":
         return {key: _count_metrics(model, c) for key, c in confusions.items()}
-    binary = model.task == "binary"
-    columns = BINARY_COLUMNS if binary else ("label", "prediction")
-    arrays = labelled_arrays(con, model, *scope, columns=(*columns, "label_delay_h"))
-    positive = _positive(model)
+    if model.task == "binary":
+        stats: dict[int, dict[str, Any]] = {
+            k: _count_metrics(model, c) for k, c in confusions.items()
+        }
+        for key, part in window_scores(con, model, scope).items():
+            stats.setdefault(key, {}).update(score_metrics(part))
+        return stats
+    columns = ("label", "prediction", "label_delay_h")
+    arrays = labelled_arrays(con, model, *scope, columns=columns)
 
-    def stats(part: dict[str, np.ndarray]) -> dict[str, Any]:
-        if binary:
-            out: dict[str, Any] = _binary_metrics(part, positive)
-        else:
-            out = compute_metrics("regression", part["label"], part["prediction"])
+    def regression(part: dict[str, np.ndarray]) -> dict[str, Any]:
+        out: dict[str, Any] = compute_metrics("regression", part["label"], part["prediction"])
         p50, p90 = np.quantile(part["label_delay_h"], [0.5, 0.9], method="linear")
         out["labeled"] = len(part["label_delay_h"])
         out |= {"label_delay_p50_h": float(p50), "label_delay_p90_h": float(p90)}
         return out
 
-    return _per_window(stats, _split(arrays))
+    return _per_window(regression, _split(arrays))
+
+
+def window_scores(
+    con: duckdb.DuckDBPyConnection, model: ModelInfo, scope: Scope
+) -> dict[int, SortedScores]:
+    """Per window key: the scored labelled rows' scores, sorted by class (binary models)."""
+    arrays = labelled_arrays(
+        con, model, *scope, columns=("label_is_positive", "score"), scored_only=True
+    )
+    return _per_window(
+        lambda part: sorted_scores(part["label_is_positive"].astype(bool), part["score"]),
+        _split(arrays),
+    )
 
 
 def _per_window(
-    fn: Callable[[dict[str, np.ndarray]], dict[str, Any]],
+    fn: Callable[[dict[str, np.ndarray]], Any],
     parts: list[tuple[int, dict[str, np.ndarray]]],
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, Any]:
     """fn of every window's rows; on many rows in threads (numpy sorts release the GIL)."""
     rows = sum(len(part["window_us"]) for _, part in parts)
     if len(parts) < 2 or rows < PARALLEL_ROWS:
         return {key: fn(part) for key, part in parts}
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         return dict(zip([k for k, _ in parts], pool.map(fn, [p for _, p in parts]), strict=True))
-
-
-def _binary_metrics(rows: dict[str, np.ndarray], positive: str) -> Metrics:
-    """Count metrics of every labelled row, score metrics of those with a score."""
-    actual = rows["label_is_positive"].astype(bool)
-    predicted = rows["prediction_is_positive"].astype(bool)
-    out = binary_count_metrics(
-        tp=int(np.count_nonzero(actual & predicted)),
-        fp=int(np.count_nonzero(~actual & predicted)),
-        fn=int(np.count_nonzero(actual & ~predicted)),
-        tn=int(np.count_nonzero(~actual & ~predicted)),
-    )
-    scored = ~np.isnan(rows["score"])
-    if scored.any():
-        out.update(_score_metrics(actual[scored], rows["score"][scored], positive))
-    else:
-        out.update(dict.fromkeys(SCORE_METRICS))
-    return out
 
 
 def _positive(model: ModelInfo) -> str:
@@ -228,19 +223,6 @@ def _count_metrics(model: ModelInfo, confusion: Mapping[tuple[str, str], int]) -
     for (label, prediction), n in confusion.items():
         matrix[index[label], index[prediction]] += n
     return multiclass_count_metrics(matrix)
-
-
-def _score_metrics(is_positive: np.ndarray, scores: np.ndarray, positive: str) -> Metrics:
-    """ROC AUC, PR AUC, log loss and Brier of scored rows, through compute_metrics.
-
-    Those four depend only on whether each label is the positive class and on the score, so
-    the classes are passed as the positive class or another text; the count metrics of this
-    call are not used (they come from every labelled row's confusion counts instead).
-    """
-    classes = np.array([f"not {positive}", positive], dtype=object)
-    truth = classes[np.asarray(is_positive, dtype=np.intp)]
-    values = compute_metrics("binary", truth, truth, scores, positive)
-    return {name: values[name] for name in SCORE_METRICS}
 
 
 def _number(value: Any) -> float | None:
@@ -334,9 +316,8 @@ def _segment_metric(
 
     def value(rows: np.ndarray | slice) -> float | None:
         if binary:
-            got = _score_metrics(
-                arrays["label_is_positive"][rows], arrays["score"][rows], _positive(model)
-            )
+            actual = arrays["label_is_positive"][rows].astype(bool)
+            got = score_metrics(sorted_scores(actual, arrays["score"][rows]))
         else:
             got = compute_metrics("regression", arrays["label"][rows], arrays["prediction"][rows])
         return got[metric]

@@ -23,6 +23,7 @@ from monitoring.metrics import METRICS_BY_TASK
 from monitoring.slo import evaluate
 from monitoring.windows import choose_window
 from storage import performance as storage_performance
+from storage import segments as storage_segments
 from storage.identifiers import quote
 
 Segment = tuple[str, str]
@@ -187,7 +188,7 @@ def row_columns(task: str) -> tuple[str, ...]:
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
 def _dimensions(store: str, name: str, start: datetime, end: datetime) -> list[str]:
     with data.connection() as con:
-        return storage_performance.segment_dimensions(con, data.model(name), start, end)
+        return storage_segments.segment_dimensions(con, data.model(name), start, end)
 
 
 def segment_dimensions(name: str, start: datetime, end: datetime) -> list[str]:
@@ -198,7 +199,7 @@ def segment_dimensions(name: str, start: datetime, end: datetime) -> list[str]:
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
 def _values(store: str, name: str, start: datetime, end: datetime, dimension: str) -> list[str]:
     with data.connection() as con:
-        return storage_performance.segment_values(con, data.model(name), start, end, dimension)
+        return storage_segments.segment_values(con, data.model(name), start, end, dimension)
 
 
 def segment_values(name: str, start: datetime, end: datetime, dimension: str) -> list[str]:

@@ -27,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from monitoring.scores import SCORE_METRICS, score_metrics, sorted_scores
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -201,53 +203,9 @@ def residuals(y_true: np.ndarray, y_pred: np.ndarray) -> FloatArray:
 
 
 def _score_metrics(actual: BoolArray, scores: FloatArray | None) -> dict[str, float | None]:
-    names = ("roc_auc", "pr_auc", "log_loss", "brier")
     if scores is None:
-        return dict.fromkeys(names)
-    has_score = ~np.isnan(scores)
-    y, s = actual[has_score], scores[has_score]
-    if len(y) == 0:
-        return dict.fromkeys(names)
-    tps, fps = _threshold_counts(y, s)
-    positives, negatives = tps[-1], fps[-1]
-    return {
-        "roc_auc": _roc_auc(tps, fps) if positives > 0 and negatives > 0 else None,
-        "pr_auc": _average_precision(tps, fps) if positives > 0 else None,
-        "log_loss": _log_loss(y, s),
-        "brier": float(np.mean((y - s) ** 2)),
-    }
-
-
-def _threshold_counts(y: BoolArray, s: FloatArray) -> tuple[FloatArray, FloatArray]:
-    # True and false positives at each distinct score taken as threshold, highest first,
-    # as scikit-learn's _binary_clf_curve; ties share one point. One sort serves both curves.
-    order = np.argsort(-s)
-    ordered = s[order]
-    last_of_score = np.append(np.flatnonzero(np.diff(ordered)), len(s) - 1)
-    tps = np.cumsum(y[order], dtype=np.int64)[last_of_score]
-    fps = last_of_score + 1 - tps
-    return tps.astype(np.float64), fps.astype(np.float64)
-
-
-def _roc_auc(tps: FloatArray, fps: FloatArray) -> float:
-    # Trapezoids under the ROC curve from (0, 0), scaled to the unit square at the end.
-    tp = np.concatenate([[0.0], tps])
-    fp = np.concatenate([[0.0], fps])
-    area = float(np.sum(np.diff(fp) * (tp[1:] + tp[:-1]))) / 2.0
-    return area / float(tps[-1] * fps[-1])
-
-
-def _average_precision(tps: FloatArray, fps: FloatArray) -> float:
-    precision = tps / (tps + fps)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
-
-
-def _log_loss(y: BoolArray, s: FloatArray) -> float:
-    # scikit-learn clips each class's probability column to [eps, 1 - eps] separately.
-    p_positive = np.clip(s, _EPS, 1 - _EPS)
-    p_negative = np.clip(1 - s, _EPS, 1 - _EPS)
-    return float(-np.mean(np.where(y, np.log(p_positive), np.log(p_negative))))
+        return dict.fromkeys(SCORE_METRICS)
+    return score_metrics(sorted_scores(actual, scores))
 
 
 def _regression(truth: FloatArray, pred: FloatArray) -> dict[str, float | None]:

@@ -91,7 +91,7 @@ def _create_predictions_table(con: duckdb.DuckDBPyConnection, model: ModelInfo) 
         "probabilities MAP(VARCHAR, DOUBLE), latency_ms DOUBLE, "
         "tags MAP(VARCHAR, VARCHAR), received_at TIMESTAMPTZ NOT NULL, "
         # The prediction's label, copied here on arrival (see storage.predictions).
-        "label VARCHAR, label_value DOUBLE, label_ts TIMESTAMPTZ)"
+        "label VARCHAR, label_value DOUBLE, label_ts TIMESTAMPTZ, labelled_at TIMESTAMPTZ)"
     )
 
 

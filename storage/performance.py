@@ -70,13 +70,14 @@ def dimension_sql(model: ModelInfo, dimension: str) -> tuple[str, list[Any]]:
     return f"p.{quote(model.column(dimension))}", []
 
 
-def _filters(
+def filters(
     model: ModelInfo,
     start: datetime,
     end: datetime,
     version: str | None,
     segment: Segment | None,
 ) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of a range, version and segment."""
     start, end = aware(start, "start"), aware(end, "end")
     if end <= start:
         raise ValueError(f"end {end.isoformat()} must be after start {start.isoformat()}")
@@ -151,13 +152,13 @@ def window_summary(
     (classification) a `confusion` column holds {(label, prediction): n}.
     """
     window_width(window)
-    where, params = _filters(model, start, end, version, segment)
+    where, params = filters(model, start, end, version, segment)
     start, end = aware(start, "start"), aware(end, "end")
     now = aware(now, "now") if now is not None else datetime.now(UTC)
     sql = _summary_sql(model, window, where, labels, confusion)
     frame = con.execute(sql, params).df()
     if "confusion" in frame.columns:
-        frame["confusion"] = objects([_confusion_dict(v) for v in frame["confusion"]], frame)
+        frame["confusion"] = objects([confusion_dict(v) for v in frame["confusion"]], frame)
     frame = fill_windows(frame, start, end, window, now)
     frame.insert(0, "window_start", pd.to_datetime(frame["window_us"], unit="us", utc=True))
     frame["throughput_per_min"] = throughput(frame, start, end, window, now)
@@ -176,7 +177,7 @@ def range_summary(
     confusion: bool = False,
 ) -> dict[str, Any]:
     """Totals over [start, end): window_summary's columns (but throughput) for one window."""
-    where, params = _filters(model, start, end, version, segment)
+    where, params = filters(model, start, end, version, segment)
     sql = _summary_sql(model, None, where, labels, confusion)
     frame = con.execute(sql, params).df()
     if frame.empty:
@@ -185,12 +186,13 @@ def range_summary(
             record["labeled"] = 0
     else:
         record = {str(k): v for k, v in frame.iloc[0].to_dict().items()}
-    record["confusion"] = _confusion_dict(record.get("confusion"))
+    record["confusion"] = confusion_dict(record.get("confusion"))
     record.pop("window_us", None)
     return record
 
 
-def _confusion_dict(entries: Any) -> dict[tuple[str, str], int]:
+def confusion_dict(entries: Any) -> dict[tuple[str, str], int]:
+    """DuckDB's map_entries(histogram({label, prediction})) as {(label, prediction): n}."""
     if not isinstance(entries, list | tuple | np.ndarray):  # NULL: None, NaN or pd.NA
         return {}
     return {(e["key"]["label"], e["key"]["prediction"]): int(e["value"]) for e in entries}
@@ -239,7 +241,7 @@ def labelled_arrays(
     whole fetch). Each dimension comes back as column `dim_<i>`. scored_only keeps rows with
     a score. window=None puts every row in window 0. Text columns are object arrays, NULL None.
     """
-    where, params = _filters(model, start, end, version, segment)
+    where, params = filters(model, start, end, version, segment)
     selected, select_params = _row_columns(model, columns)
     for i, dimension in enumerate(dimensions):
         expr, expr_params = dimension_sql(model, dimension)
@@ -253,7 +255,10 @@ def labelled_arrays(
     )
     table = con.sql(sql, params=[*select_params, *params]).to_arrow_table()
     arrays = {name: _numpy(table.column(name)) for name in table.column_names}
-    order = np.argsort(arrays["window_us"], kind="stable")
+    keys = arrays["window_us"]
+    if len(keys) < 2 or bool(np.all(keys[1:] >= keys[:-1])):  # scans mostly come in order
+        return arrays
+    order = np.argsort(keys, kind="stable")
     return {name: values[order] for name, values in arrays.items()}
 
 
@@ -290,100 +295,3 @@ def labelled_rows(
     frame = pd.DataFrame({c: arrays[c] for c in columns})
     frame.insert(0, "window_start", pd.to_datetime(arrays["window_us"], unit="us", utc=True))
     return frame
-
-
-def segment_values(
-    con: duckdb.DuckDBPyConnection,
-    model: ModelInfo,
-    start: datetime,
-    end: datetime,
-    dimension: str,
-    limit: int = 50,
-) -> list[str]:
-    """The most frequent values of a segment dimension in the range, most frequent first."""
-    expr, expr_params = dimension_sql(model, dimension)
-    where, params = _filters(model, start, end, None, None)
-    rows = con.execute(
-        f"SELECT {expr} AS value, count(*) AS n FROM {quote(model.table)} p "
-        f"WHERE {where} AND value IS NOT NULL GROUP BY value ORDER BY n DESC, value LIMIT ?",
-        [*expr_params, *params, int(limit)],
-    ).fetchall()
-    return [str(r[0]) for r in rows]
-
-
-def segment_dimensions(
-    con: duckdb.DuckDBPyConnection,
-    model: ModelInfo,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 20,
-) -> list[str]:
-    """`tag:<key>` for the tag keys seen (at most `limit`, in the range if given), then the
-    categorical features."""
-    where, params = "TRUE", list[Any]()
-    if start is not None and end is not None:
-        where, params = _filters(model, start, end, None, None)
-    keys = con.execute(
-        f"SELECT DISTINCT unnest(map_keys(p.tags)) AS k FROM {quote(model.table)} p "
-        f"WHERE {where} ORDER BY k LIMIT ?",
-        [*params, int(limit)],
-    ).fetchall()
-    features = [f for f, kind in model.features.items() if kind == "categorical"]
-    return [f"tag:{k[0]}" for k in keys] + features
-
-
-def segment_summary(
-    con: duckdb.DuckDBPyConnection,
-    model: ModelInfo,
-    start: datetime,
-    end: datetime,
-    dimensions: Sequence[str],
-    version: str | None = None,
-) -> pd.DataFrame:
-    """Per (dimension, value): count, labeled and (classification) the confusion counts.
-
-    One scan for every dimension (GROUPING SETS); rows with no value are left out. A last
-    row with dimension and value None holds the totals of the whole range.
-    """
-    where, params = _filters(model, start, end, version, None)
-    exprs, expr_params = [], []
-    for dimension in dimensions:
-        expr, p = dimension_sql(model, dimension)
-        exprs.append(expr)
-        expr_params += p
-    dims = ", ".join(f"{e} AS d{i}" for i, e in enumerate(exprs))
-    sets = ", ".join([*(f"(d{i})" for i in range(len(exprs))), "()"])
-    which = ", ".join(f"grouping(d{i})" for i in range(len(exprs)))
-    if not exprs:  # the totals alone
-        dims, which = "NULL AS d", "1"
-    matrix = (
-        ", map_entries(histogram({'label': p.label, 'prediction': p.prediction}) "
-        f"FILTER (WHERE {LABELLED})) AS confusion"
-        if model.task != "regression"
-        else ""
-    )
-    sql = (
-        f"SELECT [{which}] AS grouped, {''.join(f'd{i}, ' for i in range(len(exprs)))}"
-        f"count(*) AS count, count(p.label_ts) AS labeled{matrix} "
-        f"FROM (SELECT {dims}, p.* FROM {quote(model.table)} p WHERE {where}) p "
-        f"GROUP BY GROUPING SETS ({sets})"
-    )
-    raw = con.execute(sql, [*expr_params, *params]).fetchall()
-    rows: list[tuple[Any, ...]] = []
-    total: tuple[Any, ...] = (None, None, 0, 0, {})
-    n = len(exprs)
-    for row in raw:
-        confusion = _confusion_dict(row[-1]) if matrix else {}
-        counts = (int(row[1 + n]), int(row[2 + n]), confusion)
-        if 0 not in row[0]:
-            total = (None, None, *counts)
-            continue
-        index = list(row[0]).index(0)  # the one dimension this row is grouped by
-        if row[1 + index] is not None:
-            rows.append((dimensions[index], str(row[1 + index]), *counts))
-    columns = ["dimension", "value", "count", "labeled", "confusion"]
-    data = list(zip(*[*rows, total], strict=True))
-    frame = pd.DataFrame(
-        {c: pd.Series(v, dtype=object) for c, v in zip(columns, data, strict=True)}
-    )
-    return frame.astype({"count": np.int64, "labeled": np.int64})

@@ -78,8 +78,8 @@ def insert_predictions(
             " LEFT JOIN (SELECT l.event_id, l.label, l.label_value, l.ts FROM pending_labels q "
             "JOIN labels l USING (model_id, event_id) WHERE q.model_id = ?) l USING (event_id)"
         )
-    labelled = ", label, label_value, label_ts" if early else ""
-    from_labels = ", l.label, l.label_value, l.ts" if early else ""
+    labelled = ", label, label_value, label_ts, labelled_at" if early else ""
+    from_labels = ", l.label, l.label_value, l.ts, now()" if early else ""
     # No unregister on failure: an aborted transaction refuses it, and the next
     # register() of the same name replaces the view anyway.
     con.register("vigil_batch", unique)
@@ -130,7 +130,7 @@ def insert_labels(con: duckdb.DuckDBPyConnection, model: ModelInfo, batch: pa.Ta
         # No RETURNING: with it DuckDB rewrites each updated row at the table's end.
         row = con.execute(
             f"UPDATE {quote(model.table)} p SET label = b.label, label_value = b.label_value, "
-            "label_ts = b.ts FROM vigil_labels b WHERE p.event_id = b.event_id"
+            "label_ts = b.ts, labelled_at = now() FROM vigil_labels b WHERE p.event_id = b.event_id"
         ).fetchall()[0]
         unmatched = unique.num_rows - int(row[0])
         if unmatched:

@@ -11,7 +11,12 @@ import duckdb
 
 from storage.identifiers import predictions_table, quote
 
-LABEL_COLUMNS = {"label": "VARCHAR", "label_value": "DOUBLE", "label_ts": "TIMESTAMPTZ"}
+LABEL_COLUMNS = {
+    "label": "VARCHAR",
+    "label_value": "DOUBLE",
+    "label_ts": "TIMESTAMPTZ",
+    "labelled_at": "TIMESTAMPTZ",  # when the copy was written: a changed label shows
+}
 
 
 def apply(con: duckdb.DuckDBPyConnection) -> None:
@@ -24,7 +29,8 @@ def apply(con: duckdb.DuckDBPyConnection) -> None:
         for column, kind in LABEL_COLUMNS.items():
             con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         con.execute(
-            f"UPDATE {table} p SET label = l.label, label_value = l.label_value, label_ts = l.ts "
+            f"UPDATE {table} p SET label = l.label, label_value = l.label_value, label_ts = l.ts, "
+            "labelled_at = l.received_at "
             "FROM labels l WHERE l.model_id = ? AND l.event_id = p.event_id",
             [model_id],
         )

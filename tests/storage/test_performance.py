@@ -20,11 +20,9 @@ from storage.performance import (
     dimension_sql,
     labelled_rows,
     range_summary,
-    segment_dimensions,
-    segment_summary,
-    segment_values,
     window_summary,
 )
+from storage.segments import segment_dimensions, segment_summary, segment_values
 from storage.time_windows import window_width
 
 T0 = datetime(2026, 11, 18, 7, tzinfo=UTC)  # a Wednesday, not on a window boundary
