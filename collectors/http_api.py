@@ -21,6 +21,7 @@ from collectors.ingest import IngestService
 from collectors.metrics_query import check_segment, parse_metrics_query
 from collectors.performance import metric_rows
 from collectors.records import RecordsInvalid
+from collectors.window_parts import PartCache
 from storage import (
     InvalidIdentifierError,
     SchemaConflictError,
@@ -45,6 +46,7 @@ class ApiContext:
     token_hashes: set[str] = field(default_factory=set)
     system_snapshot: Callable[[], None] | None = None
     provisional_coverage: Callable[[str], float] = lambda model: 0.8
+    parts: PartCache | None = None  # per-window performance parts, shared with the pages
 
 
 class ApiError(Exception):
@@ -218,6 +220,7 @@ def api_routes(ctx: ApiContext) -> list[Route]:
                 query.version,
                 query.segment,
                 provisional_coverage=ctx.provisional_coverage(model.name),
+                cache=ctx.parts,
             )
         )
         return ok(payload)

@@ -12,9 +12,7 @@ are the ones tested against scikit-learn.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,22 +20,20 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from collectors.window_parts import (
+    PartCache,
+    WindowPart,
+    count_metrics,
+    window_parts,
+)
 from monitoring.metrics import (
     METRICS_BY_TASK,
-    binary_count_metrics,
     compute_metrics,
-    multiclass_count_metrics,
 )
-from monitoring.scores import SCORE_METRICS, SortedScores, score_metrics, sorted_scores
+from monitoring.scores import SCORE_METRICS, merge, score_metrics, sorted_scores
 from monitoring.windows import check_window, choose_window
 from storage import ModelInfo
-from storage.performance import (
-    Segment,
-    labelled_arrays,
-    range_summary,
-    window_summary,
-)
-from storage.segments import segment_dimensions, segment_summary
+from storage.performance import Segment, finish_windows, labelled_arrays
 
 LOWER_IS_BETTER = frozenset({"log_loss", "brier", "mae", "rmse", "mape"})
 NO_DIRECTION = frozenset({"positive_rate_predicted", "positive_rate_actual"})
@@ -49,7 +45,6 @@ LATENCY_KEYS = (
     "latency_max_ms",
 )
 TAIL_KEYS = (*LATENCY_KEYS, "throughput_per_min", "label_delay_p50_h", "label_delay_p90_h")
-PARALLEL_ROWS = 200_000
 NO_LABELS = {"labeled": 0, "label_delay_p50_h": None, "label_delay_p90_h": None}
 Metrics = dict[str, float | None]
 Confusion = dict[tuple[str, str], int]
@@ -67,30 +62,30 @@ def metric_rows(
     provisional_coverage: float = 0.8,
     *,
     now: datetime | None = None,
+    cache: PartCache | None = None,
+    segments: bool = False,
 ) -> dict[str, Any]:
-    """The API payload: {model, task, window, rows} with one row per window (see README)."""
+    """The API payload: {model, task, window, rows} with one row per window (see README).
+
+    segments=True also counts segments in the window parts, for a worst_segments call on the
+    same cache to reuse.
+    """
     if not 0 <= provisional_coverage <= 1:
         raise ValueError(f"provisional_coverage must be in [0, 1], got {provisional_coverage!r}")
     window = choose_window(start, end) if window is None else check_window(window)
-    classes = model.task != "regression"
-    summary = window_summary(
-        con,
-        model,
-        start,
-        end,
-        window,
-        version,
-        segment,
-        labels=classes,
-        confusion=classes,
-        now=now,
+    parts = window_parts(
+        con, model, start, end, window, version, segment, segments=segments, cache=cache
     )
-    keys = _window_keys(summary)
-    scope = (start, end, window, version, segment)
-    stats = _window_stats(con, model, dict(zip(keys, _confusions(summary), strict=True)), scope)
+    frame = pd.DataFrame(
+        [{"window_us": w, **p.record} for w, p in parts.items()],
+        columns=None if parts else ["window_us", "count"],
+    )
+    summary = finish_windows(frame, start, end, window, now)
     rows = []
-    for key, record in zip(keys, summary.to_dict("records"), strict=True):
-        merged = {**NO_LABELS, **{str(k): v for k, v in record.items()}, **stats.get(key, {})}
+    for record in summary.to_dict("records"):
+        key = int(record["window_start"].value // 1000)  # epoch µs
+        stats = parts[key].stats if key in parts else {}
+        merged = {**NO_LABELS, **{str(k): v for k, v in record.items()}, **stats}
         rows.append(_row(model, merged, provisional_coverage))
     return {"model": model.name, "task": model.task, "window": window, "rows": rows}
 
@@ -102,127 +97,52 @@ def overall_metrics(
     end: datetime,
     version: str | None = None,
     segment: Segment | None = None,
+    *,
+    cache: PartCache | None = None,
 ) -> Metrics:
     """Every metric of the model's task over the whole range (None where undefined), with
     count, labeled, label_coverage, latency quantiles and label delays."""
-    classes = model.task != "regression"
-    totals = range_summary(
-        con, model, start, end, version, segment, labels=classes, confusion=classes
-    )
-    scope = (start, end, None, version, segment)
-    stats = _window_stats(con, model, {0: totals["confusion"]}, scope).get(0, {})
-    merged = {**NO_LABELS, **totals, **stats}
+    parts = window_parts(con, model, start, end, None, version, segment, cache=cache)
+    part = parts.get(0)
+    merged = {**NO_LABELS, "count": 0}
+    if part is not None:
+        merged |= {**part.record, **part.stats}
+    return _overall(model, merged)
+
+
+def overall_from_parts(model: ModelInfo, parts: Mapping[int, WindowPart]) -> Metrics:
+    """overall_metrics of a classification model from its window parts, without latency
+    quantiles and label delays (they do not add up across windows)."""
+    if model.task == "regression":
+        raise ValueError("regression metrics do not add up across windows: use overall_metrics")
+    confusion = total_confusion(parts)
+    merged: dict[str, Any] = {
+        "count": sum(int(p.record["count"]) for p in parts.values()),
+        "labeled": sum(int(p.record.get("labeled") or 0) for p in parts.values()),
+        **count_metrics(model, confusion),
+    }
+    if model.task == "binary":
+        scored = [p.scores for p in parts.values() if p.scores is not None]
+        merged |= score_metrics(merge(scored)) if scored else dict.fromkeys(SCORE_METRICS)
+    return _overall(model, merged)
+
+
+def total_confusion(parts: Mapping[int, WindowPart]) -> Confusion:
+    """{(label, prediction): n} summed over the parts."""
+    total: Confusion = {}
+    for part in parts.values():
+        for cell, n in (part.record.get("confusion") or {}).items():
+            total[cell] = total.get(cell, 0) + int(n)
+    return total
+
+
+def _overall(model: ModelInfo, merged: dict[str, Any]) -> Metrics:
     count, labeled = int(merged["count"]), int(merged["labeled"])
     out: Metrics = {"count": count, "labeled": labeled}
     out["label_coverage"] = labeled / count if count else None
     out |= {name: _number(merged.get(name)) for name in METRICS_BY_TASK[model.task]}
     out |= {name: _number(merged[name]) for name in TAIL_KEYS if name in merged}
     return out
-
-
-def _window_keys(summary: pd.DataFrame) -> list[int]:
-    return [int(t.value // 1000) for t in summary["window_start"]]  # epoch µs
-
-
-def _confusions(summary: pd.DataFrame) -> list[Confusion]:
-    if "confusion" not in summary.columns:
-        return [{} for _ in range(len(summary))]
-    return list(summary["confusion"])
-
-
-def _window_stats(
-    con: duckdb.DuckDBPyConnection,
-    model: ModelInfo,
-    confusions: dict[int, Confusion],
-    scope: Scope,
-) -> dict[int, dict[str, Any]]:
-    """Per window key: the task's metrics (regression: also `labeled` and the label delays).
-
-    Classification count metrics come from the confusion counts DuckDB summed. Binary score
-    metrics fetch only the scored labelled rows' (is positive, score), sorted per window in
-    threads. Regression metrics need every labelled row's label and prediction; counting
-    those rows gives `labeled` and the delays without a second aggregate.
-    """
-    if model.task == "multiclass":
-        return {key: _count_metrics(model, c) for key, c in confusions.items()}
-    if model.task == "binary":
-        stats: dict[int, dict[str, Any]] = {
-            k: _count_metrics(model, c) for k, c in confusions.items()
-        }
-        for key, part in window_scores(con, model, scope).items():
-            stats.setdefault(key, {}).update(score_metrics(part))
-        return stats
-    columns = ("label", "prediction", "label_delay_h")
-    arrays = labelled_arrays(con, model, *scope, columns=columns)
-
-    def regression(part: dict[str, np.ndarray]) -> dict[str, Any]:
-        out: dict[str, Any] = compute_metrics("regression", part["label"], part["prediction"])
-        p50, p90 = np.quantile(part["label_delay_h"], [0.5, 0.9], method="linear")
-        out["labeled"] = len(part["label_delay_h"])
-        out |= {"label_delay_p50_h": float(p50), "label_delay_p90_h": float(p90)}
-        return out
-
-    return _per_window(regression, _split(arrays))
-
-
-def window_scores(
-    con: duckdb.DuckDBPyConnection, model: ModelInfo, scope: Scope
-) -> dict[int, SortedScores]:
-    """Per window key: the scored labelled rows' scores, sorted by class (binary models)."""
-    arrays = labelled_arrays(
-        con, model, *scope, columns=("label_is_positive", "score"), scored_only=True
-    )
-    return _per_window(
-        lambda part: sorted_scores(part["label_is_positive"].astype(bool), part["score"]),
-        _split(arrays),
-    )
-
-
-def _per_window(
-    fn: Callable[[dict[str, np.ndarray]], Any],
-    parts: list[tuple[int, dict[str, np.ndarray]]],
-) -> dict[int, Any]:
-    """fn of every window's rows; on many rows in threads (numpy sorts release the GIL)."""
-    rows = sum(len(part["window_us"]) for _, part in parts)
-    if len(parts) < 2 or rows < PARALLEL_ROWS:
-        return {key: fn(part) for key, part in parts}
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return dict(zip([k for k, _ in parts], pool.map(fn, [p for _, p in parts]), strict=True))
-
-
-def _positive(model: ModelInfo) -> str:
-    return model.positive_class or "1"
-
-
-def _split(arrays: dict[str, np.ndarray]) -> list[tuple[int, dict[str, np.ndarray]]]:
-    """Cut rows ordered by window_us into one slice per window."""
-    keys = arrays["window_us"]
-    if len(keys) == 0:
-        return []
-    bounds = np.flatnonzero(np.diff(keys)) + 1
-    starts, stops = np.r_[0, bounds], np.r_[bounds, len(keys)]
-    return [
-        (int(keys[a]), {name: values[a:b] for name, values in arrays.items()})
-        for a, b in zip(starts, stops, strict=True)
-    ]
-
-
-def _count_metrics(model: ModelInfo, confusion: Mapping[tuple[str, str], int]) -> Metrics:
-    if model.task == "binary":
-        pos = _positive(model)
-        tally = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
-        for (label, prediction), n in confusion.items():
-            key = ("t" if (label == pos) == (prediction == pos) else "f") + (
-                "p" if prediction == pos else "n"
-            )
-            tally[key] += n
-        return binary_count_metrics(**tally)
-    classes = sorted({c for pair in confusion for c in pair})
-    index = {c: i for i, c in enumerate(classes)}
-    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    for (label, prediction), n in confusion.items():
-        matrix[index[label], index[prediction]] += n
-    return multiclass_count_metrics(matrix)
 
 
 def _number(value: Any) -> float | None:
@@ -257,25 +177,31 @@ def worst_segments(
     min_count: int = 30,
     limit: int = 10,
     values_per_dimension: int = 50,
+    *,
+    window: str | None = None,
+    cache: PartCache | None = None,
 ) -> pd.DataFrame:
     """Segments (tag or categorical value) ranked by how far `metric` falls below the whole.
 
     gap = overall - value for higher-is-better metrics, value - overall for lower-is-better;
     only segments with at least `min_count` labelled predictions, the most frequent
-    `values_per_dimension` values of each dimension. Undefined values sort last.
+    `values_per_dimension` values of each dimension. Undefined values sort last. Segment
+    counts come from the window parts (`window`, default chosen from the range), so with a
+    cache they are shared with the page's other views.
     """
     _check_rankable(model, metric)
     columns = ["dimension", "value", "count", "labeled", metric, "overall", "gap"]
-    dims = segment_dimensions(con, model, start, end)
-    summary = segment_summary(con, model, start, end, dims, version)
-    total = summary["confusion"].iloc[-1]  # the last row holds the whole range
-    summary = summary.iloc[:-1]
+    window = choose_window(start, end) if window is None else check_window(window)
+    parts = window_parts(con, model, start, end, window, version, segments=True, cache=cache)
+    summary = _segment_totals(parts)
     summary = summary[summary["labeled"] >= min_count]
-    summary = summary.sort_values("count", ascending=False, kind="stable")
+    summary = summary.sort_values(["count", "dimension", "value"], ascending=[False, True, True])
     summary = summary.groupby("dimension", sort=False).head(values_per_dimension)
     if summary.empty:
         return pd.DataFrame(columns=columns)
     scope = (start, end, None, version, None)
+    dims = sorted(set(summary["dimension"]))
+    total = total_confusion(parts)
     values, overall = _segment_metric(con, model, scope, metric, summary, dims, total)
     frame = summary[["dimension", "value", "count", "labeled"]].reset_index(drop=True)
     frame[metric] = values
@@ -284,6 +210,23 @@ def worst_segments(
     frame["gap"] = sign * (frame[metric].astype(float) - (np.nan if overall is None else overall))
     frame = frame.sort_values("gap", ascending=False, na_position="last", kind="stable")
     return frame.head(limit).reset_index(drop=True)[columns]
+
+
+def _segment_totals(parts: Mapping[int, WindowPart]) -> pd.DataFrame:
+    """dimension, value, count, labeled and confusion of every segment, summed over parts."""
+    totals: dict[tuple[str, str], list[Any]] = {}
+    for part in parts.values():
+        for key, (count, labeled, confusion) in part.segments.items():
+            cell = totals.setdefault(key, [0, 0, {}])
+            cell[0] += count
+            cell[1] += labeled
+            for pair, n in confusion.items():
+                cell[2][pair] = cell[2].get(pair, 0) + n
+    frame = pd.DataFrame(
+        [(d, v, c, lab, conf) for (d, v), (c, lab, conf) in totals.items()],
+        columns=["dimension", "value", "count", "labeled", "confusion"],
+    )
+    return frame.astype({"count": np.int64, "labeled": np.int64})
 
 
 def _check_rankable(model: ModelInfo, metric: str) -> None:
@@ -306,8 +249,8 @@ def _segment_metric(
 ) -> tuple[list[float | None], float | None]:
     """The metric of each summary row's segment, and of the whole range."""
     if model.task != "regression" and metric not in SCORE_METRICS:
-        overall = _count_metrics(model, total)[metric]
-        return [_count_metrics(model, c)[metric] for c in summary["confusion"]], overall
+        overall = count_metrics(model, total)[metric]
+        return [count_metrics(model, c)[metric] for c in summary["confusion"]], overall
     binary = model.task == "binary"
     columns = ("label_is_positive", "score") if binary else ("label", "prediction")
     arrays = labelled_arrays(

@@ -17,9 +17,11 @@ import streamlit as st
 
 from collectors import performance
 from collectors.settings import ModelSettings
+from collectors.window_parts import PartCache, WindowPart, window_parts
 from dashboard import data
 from monitoring.compare import compare_versions
 from monitoring.metrics import METRICS_BY_TASK
+from monitoring.scores import calibration
 from monitoring.slo import evaluate
 from monitoring.windows import choose_window
 from storage import performance as storage_performance
@@ -65,6 +67,11 @@ def live_range(
     return summary, start, end, resolve_window(window_choice, start, end)
 
 
+def parts_cache() -> PartCache:
+    """The server's cache of per-window parts, shared with the metrics API."""
+    return data.runtime().parts
+
+
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
 def _metric_rows(
     store: str,
@@ -78,7 +85,16 @@ def _metric_rows(
 ) -> list[dict[str, Any]]:
     with data.connection() as con:
         payload = performance.metric_rows(
-            con, data.model(name), start, end, window, version, segment, coverage
+            con,
+            data.model(name),
+            start,
+            end,
+            window,
+            version,
+            segment,
+            coverage,
+            cache=parts_cache(),
+            segments=segment is None,  # the worst-segments table then reuses the parts
         )
     return list(payload["rows"])
 
@@ -104,24 +120,95 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def _parts(
+    con: Any,
+    name: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None,
+    segment: Segment | None,
+) -> dict[int, WindowPart]:
+    return window_parts(
+        con,
+        data.model(name),
+        start,
+        end,
+        window,
+        version,
+        segment,
+        segments=segment is None,
+        cache=parts_cache(),
+    )
+
+
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
 def _overall(
     store: str,
     name: str,
     start: datetime,
     end: datetime,
+    window: str,
     version: str | None,
     segment: Segment | None,
 ) -> dict[str, float | None]:
+    info = data.model(name)
     with data.connection() as con:
-        return performance.overall_metrics(con, data.model(name), start, end, version, segment)
+        if info.task == "regression":  # its metrics do not add up across windows
+            return performance.overall_metrics(
+                con, info, start, end, version, segment, cache=parts_cache()
+            )
+        parts = _parts(con, name, start, end, window, version, segment)
+    return performance.overall_from_parts(info, parts)
 
 
 def overall(
-    name: str, start: datetime, end: datetime, version: str | None, segment: Segment | None
+    name: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None,
+    segment: Segment | None,
 ) -> dict[str, float | None]:
-    """Every metric of the task over the whole range, with counts and latency quantiles."""
-    return _overall(data.store_key(), name, start, end, version, segment)
+    """Every metric of the task over the whole range, with counts and label coverage."""
+    return _overall(data.store_key(), name, start, end, window, version, segment)
+
+
+@st.cache_data(ttl=data.TTL_S, show_spinner=False)
+def _classification_diagnostics(
+    store: str,
+    name: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None,
+    segment: Segment | None,
+) -> tuple[list[str], np.ndarray, pd.DataFrame | None]:
+    info = data.model(name)
+    with data.connection() as con:
+        parts = _parts(con, name, start, end, window, version, segment)
+    confusion = performance.total_confusion(parts)
+    classes = sorted({c for pair in confusion for c in pair})
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for (label, prediction), n in confusion.items():
+        counts[index[label], index[prediction]] += n
+    scored = [p.scores for p in parts.values() if p.scores is not None]
+    curve = calibration(scored) if info.task == "binary" else None
+    return classes, counts, curve
+
+
+def classification_diagnostics(
+    name: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None,
+    segment: Segment | None,
+) -> tuple[list[str], np.ndarray, pd.DataFrame | None]:
+    """Classes, the confusion counts (rows true, columns predicted) and, for a binary model,
+    the calibration curve: all from the window parts, no rows fetched."""
+    return _classification_diagnostics(data.store_key(), name, start, end, window, version, segment)
 
 
 def objectives_table(name: str, start: datetime, end: datetime, window: str) -> pd.DataFrame:
@@ -209,17 +296,25 @@ def segment_values(name: str, start: datetime, end: datetime, dimension: str) ->
 
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
 def _worst(
-    store: str, name: str, start: datetime, end: datetime, metric: str, version: str | None
+    store: str,
+    name: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    metric: str,
+    version: str | None,
 ) -> pd.DataFrame:
     with data.connection() as con:
-        return performance.worst_segments(con, data.model(name), start, end, metric, version)
+        return performance.worst_segments(
+            con, data.model(name), start, end, metric, version, window=window, cache=parts_cache()
+        )
 
 
 def worst_segments(
-    name: str, start: datetime, end: datetime, metric: str, version: str | None
+    name: str, start: datetime, end: datetime, window: str, metric: str, version: str | None
 ) -> pd.DataFrame:
     """Segments whose metric falls furthest below the whole range's."""
-    return _worst(data.store_key(), name, start, end, metric, version)
+    return _worst(data.store_key(), name, start, end, window, metric, version)
 
 
 def rankable(task: str) -> list[str]:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from collectors.settings import Settings
+from collectors.window_parts import PartCache
 from storage import Store
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What a page needs: the store (take a per-thread cursor) and the settings."""
+    """What a page needs: the store (take a per-thread cursor), the settings, and the cache
+    of per-window performance parts the pages and the API share."""
 
     store: Store
     settings: Settings
+    parts: PartCache = field(default_factory=PartCache)
 
 
 _current: Runtime | None = None

@@ -22,6 +22,7 @@ from collectors.metrics import ServerMetrics
 from collectors.settings import Settings
 from collectors.spool import SpoolWatcher
 from collectors.system import default_sampler
+from collectors.window_parts import PartCache
 from dashboard.runtime import Runtime, set_runtime
 from storage import SchemaTooNewError, Store, StoreLockedError, Writer
 from storage.tokens import hash_token, new_token, store_token, token_hashes
@@ -78,6 +79,7 @@ def build_app(services: Services) -> Any:
     system_job = SystemJob(default_sampler(settings.data_dir), services.ingest)
     spool = SpoolWatcher(settings.spool_dir, services.ingest)
     scheduler = build_scheduler(settings, services.ingest, system_job, spool)
+    parts = PartCache()  # the API and the pages share computed window parts
     ctx = ApiContext(
         ingest=services.ingest,
         version=vigil_version(),
@@ -85,11 +87,12 @@ def build_app(services: Services) -> Any:
         token_hashes=services.token_hashes,
         system_snapshot=system_job.publish,
         provisional_coverage=lambda model: settings.model(model).provisional_coverage,
+        parts=parts,
     )
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-        set_runtime(Runtime(services.store, settings))
+        set_runtime(Runtime(services.store, settings, parts))
         scheduler.start()
         stoppers = [start() for start in services.background]
         log.info("vigil started: db=%s", settings.db)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -95,3 +96,31 @@ def _average_precision(pos: FloatArray, neg: FloatArray) -> float:
     false_positives = len(neg) - np.searchsorted(neg, pos[first], side="left")
     precision = true_positives / (true_positives + false_positives)
     return float(np.sum(counts * precision) / len(pos))
+
+
+def calibration(parts: Sequence[SortedScores], bins: int = 10) -> pd.DataFrame:
+    """monitoring.metrics.calibration_curve of the parts' rows, without merging them: the
+    counts and sums per bin add up across parts."""
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    count, score_sum, positive_sum = np.zeros(bins), np.zeros(bins), np.zeros(bins)
+    for part in parts:
+        for values, positive in ((part.positives, 1.0), (part.negatives, 0.0)):
+            # A score on an inner edge belongs to the lower bin, as in scikit-learn.
+            cuts = np.r_[0, np.searchsorted(values, edges[1:-1], side="right"), len(values)]
+            sums = np.r_[0.0, np.cumsum(values)]
+            n = np.diff(cuts)
+            count += n
+            score_sum += sums[cuts[1:]] - sums[cuts[:-1]]
+            positive_sum += positive * n
+    used = count > 0
+    return pd.DataFrame(
+        {
+            "bin_lower": edges[:-1][used],
+            "bin_upper": edges[1:][used],
+            "mean_score": score_sum[used] / count[used],
+            "fraction_positive": positive_sum[used] / count[used],
+            "count": count[used].astype(np.int64),
+        }
+    )

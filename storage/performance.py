@@ -151,18 +151,66 @@ def window_summary(
     labels=False leaves out `labeled` and the label delays. With confusion=True
     (classification) a `confusion` column holds {(label, prediction): n}.
     """
-    window_width(window)
+    frame = summary_frame(con, model, start, end, window, version, segment, labels, confusion)
+    return finish_windows(frame, start, end, window, now)
+
+
+def summary_frame(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    window: str | None,
+    version: str | None = None,
+    segment: Segment | None = None,
+    labels: bool = True,
+    confusion: bool = False,
+) -> pd.DataFrame:
+    """window_summary's aggregate (keyed by window_us) for the windows holding predictions."""
+    if window is not None:
+        window_width(window)
     where, params = filters(model, start, end, version, segment)
-    start, end = aware(start, "start"), aware(end, "end")
-    now = aware(now, "now") if now is not None else datetime.now(UTC)
-    sql = _summary_sql(model, window, where, labels, confusion)
-    frame = con.execute(sql, params).df()
+    frame = con.execute(_summary_sql(model, window, where, labels, confusion), params).df()
     if "confusion" in frame.columns:
         frame["confusion"] = objects([confusion_dict(v) for v in frame["confusion"]], frame)
+    return frame
+
+
+def finish_windows(
+    frame: pd.DataFrame, start: datetime, end: datetime, window: str, now: datetime | None
+) -> pd.DataFrame:
+    """Fill the empty windows up to now, then add window_start and throughput_per_min."""
+    start, end = aware(start, "start"), aware(end, "end")
+    now = aware(now, "now") if now is not None else datetime.now(UTC)
     frame = fill_windows(frame, start, end, window, now)
     frame.insert(0, "window_start", pd.to_datetime(frame["window_us"], unit="us", utc=True))
     frame["throughput_per_min"] = throughput(frame, start, end, window, now)
     return frame.drop(columns="window_us")
+
+
+def window_fingerprints(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    window: str | None,
+    version: str | None = None,
+    segment: Segment | None = None,
+) -> dict[int, tuple[Any, ...]]:
+    """Per window holding predictions: a value that changes whenever its rows or labels do.
+
+    Rows are only inserted (received_at is the inserting transaction's time) and labels only
+    written with labelled_at = the writing transaction's time, so (rows, newest insert,
+    labelled rows, newest label write) changes with any insert, delete or label change.
+    """
+    where, params = filters(model, start, end, version, segment)
+    rows = con.execute(
+        f"SELECT {window_sql(window)} AS window_us, count(*), max(p.received_at), "
+        f"count(p.label_ts), max(p.labelled_at) FROM {quote(model.table)} p "
+        f"WHERE {where} GROUP BY window_us",
+        params,
+    ).fetchall()
+    return {int(r[0]): tuple(r[1:]) for r in rows}
 
 
 def range_summary(
@@ -177,16 +225,15 @@ def range_summary(
     confusion: bool = False,
 ) -> dict[str, Any]:
     """Totals over [start, end): window_summary's columns (but throughput) for one window."""
-    where, params = filters(model, start, end, version, segment)
-    sql = _summary_sql(model, None, where, labels, confusion)
-    frame = con.execute(sql, params).df()
+    frame = summary_frame(con, model, start, end, None, version, segment, labels, confusion)
     if frame.empty:
         record: dict[str, Any] = {c: None for c in frame.columns} | {"count": 0}
         if labels:
             record["labeled"] = 0
+        record["confusion"] = {}
     else:
         record = {str(k): v for k, v in frame.iloc[0].to_dict().items()}
-    record["confusion"] = confusion_dict(record.get("confusion"))
+        record.setdefault("confusion", {})
     record.pop("window_us", None)
     return record
 

@@ -15,6 +15,7 @@ import pandas as pd
 from storage.identifiers import quote
 from storage.models import ModelInfo
 from storage.performance import LABELLED, confusion_dict, dimension_sql, filters
+from storage.time_windows import window_sql
 
 
 def segment_values(
@@ -112,3 +113,53 @@ def segment_summary(
         {c: pd.Series(v, dtype=object) for c, v in zip(columns, data, strict=True)}
     )
     return frame.astype({"count": np.int64, "labeled": np.int64})
+
+
+SegmentCounts = dict[tuple[str, str], tuple[int, int, dict[tuple[str, str], int]]]
+
+
+def segment_counts(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    window: str | None,
+    dimensions: Sequence[str],
+    version: str | None = None,
+) -> dict[int, SegmentCounts]:
+    """Per window (epoch µs): {(dimension, value): (count, labeled, confusion)} in one scan.
+
+    Counts add up across windows, so callers can keep them per window and sum any range.
+    Rows with no value of a dimension are left out; confusion is {} for regression.
+    """
+    if not dimensions:
+        return {}
+    where, params = filters(model, start, end, version, None)
+    exprs, expr_params = [], []
+    for dimension in dimensions:
+        expr, p = dimension_sql(model, dimension)
+        exprs.append(expr)
+        expr_params += p
+    n = len(exprs)
+    dims = ", ".join(f"{e} AS d{i}" for i, e in enumerate(exprs))
+    sets = ", ".join(f"(w, d{i})" for i in range(n))
+    matrix = (
+        ", map_entries(histogram({'label': p.label, 'prediction': p.prediction}) "
+        f"FILTER (WHERE {LABELLED}))"
+        if model.task != "regression"
+        else ", NULL"
+    )
+    sql = (
+        f"SELECT [{', '.join(f'grouping(d{i})' for i in range(n))}], w, "
+        f"{', '.join(f'd{i}' for i in range(n))}, count(*), count(p.label_ts){matrix} "
+        f"FROM (SELECT {window_sql(window)} AS w, {dims}, p.* FROM {quote(model.table)} p "
+        f"WHERE {where}) p GROUP BY GROUPING SETS ({sets})"
+    )
+    out: dict[int, SegmentCounts] = {}
+    for row in con.execute(sql, [*expr_params, *params]).fetchall():
+        index = list(row[0]).index(0)  # the one dimension this row is grouped by
+        value = row[2 + index]
+        if value is not None:
+            counts = (int(row[2 + n]), int(row[3 + n]), confusion_dict(row[4 + n]))
+            out.setdefault(int(row[1]), {})[(dimensions[index], str(value))] = counts
+    return out

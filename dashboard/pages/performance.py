@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import data, perf_data, perf_figures
 from dashboard import format as fmt
 from dashboard.pages import getting_started
-from monitoring.metrics import METRICS_BY_TASK, calibration_curve, confusion_matrix, residuals
+from monitoring.metrics import METRICS_BY_TASK, residuals
 from monitoring.slo import Objective
 
 Segment = tuple[str, str]
@@ -162,32 +161,44 @@ def over_time(
     return metric
 
 
-def diagnostics(task: str, positive: str | None, rows: pd.DataFrame) -> None:
+def diagnostics(
+    name: str,
+    task: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None,
+    segment: Segment | None,
+) -> None:
     """Confusion matrix and calibration (classification) or residuals (regression)."""
     left, right = st.columns(2)
     if task == "regression":
+        rows = perf_data.labelled(name, start, end, version, segment, ("prediction", "label"))
         values = residuals(rows["label"].to_numpy(), rows["prediction"].to_numpy())
         show(left, perf_figures.residual_histogram(values), "perf_residuals")
         return
-    classes, counts = confusion_matrix(
-        rows["label"].to_numpy(dtype=object), rows["prediction"].to_numpy(dtype=object)
+    classes, counts, curve = perf_data.classification_diagnostics(
+        name, start, end, window, version, segment
     )
     show(left, perf_figures.confusion_heatmap(classes, counts), "perf_confusion")
-    if task == "binary":
-        is_positive = (rows["label"] == (positive or "1")).to_numpy()
-        scores = rows["score"].to_numpy(dtype=np.float64, na_value=np.nan)
-        curve = calibration_curve(is_positive, scores)
+    if curve is not None:
         show(right, perf_figures.calibration(curve), "perf_calibration")
 
 
 def worst_section(
-    name: str, task: str, start: datetime, end: datetime, metric: str, version: str | None
+    name: str,
+    task: str,
+    start: datetime,
+    end: datetime,
+    window: str,
+    metric: str,
+    version: str | None,
 ) -> None:
     """Segments whose metric falls furthest below the whole range's."""
     rankable = perf_data.rankable(task)
     metric = metric if metric in rankable else rankable[0]
     st.subheader(f"Worst segments by {perf_figures.metric_label(metric)}")
-    table = perf_data.worst_segments(name, start, end, metric, version)
+    table = perf_data.worst_segments(name, start, end, window, metric, version)
     if table.empty:
         st.info(
             "No segment has enough labelled predictions (30) to rank: segments come from "
@@ -227,7 +238,7 @@ def body(
 ) -> None:
     """Everything below the pickers."""
     task = summary["task"]
-    overall = perf_data.overall(name, start, end, version, segment)
+    overall = perf_data.overall(name, start, end, window, version, segment)
     rows = perf_data.rows_frame(perf_data.metric_rows(name, start, end, window, version, segment))
     if not overall.get("labeled"):
         st.info(NO_LABELS)
@@ -239,10 +250,9 @@ def body(
     st.subheader("Over time")
     metric = over_time(name, task, rows, window, version)
     st.subheader("Diagnostics")
-    labelled = perf_data.labelled(name, start, end, version, segment, perf_data.row_columns(task))
-    diagnostics(task, summary.get("positive_class"), labelled)
+    diagnostics(name, task, start, end, window, version, segment)
     if segment is None:
-        worst_section(name, task, start, end, metric, version)
+        worst_section(name, task, start, end, window, metric, version)
 
 
 def comparison_section(name: str, range_label: str) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as sk
 
-from collectors import performance
+from collectors import performance, window_parts
 from collectors.ingest import IngestService
 from collectors.metrics_query import parse_metrics_query
 from collectors.performance import metric_rows, overall_metrics, worst_segments
@@ -314,7 +314,7 @@ def test_many_rows_are_computed_in_threads_with_the_same_result(
 ) -> None:
     model, _ = load(ingest, "binary")
     serial = metric_rows(store.cursor(), model, T0, END, "1d", now=FAR_FUTURE)
-    monkeypatch.setattr(performance, "PARALLEL_ROWS", 0)  # the threshold, not a stand-in
+    monkeypatch.setattr(window_parts, "PARALLEL_ROWS", 0)  # the threshold, not a stand-in
     threaded = metric_rows(store.cursor(), model, T0, END, "1d", now=FAR_FUTURE)
     assert threaded == serial and len(serial["rows"]) > 2
 

@@ -50,3 +50,20 @@ def test_unscored_rows_are_left_out_and_one_class_has_no_auc() -> None:
     assert got["pr_auc"] == pytest.approx(1.0)
     assert got["brier"] == pytest.approx(((1 - 0.9) ** 2 + (1 - 0.8) ** 2) / 2)
     assert score_metrics(sorted_scores(y[:0], s[:0])) == dict.fromkeys(SCORE_METRICS)
+
+
+def test_calibration_of_parts_equals_the_curve_of_all_rows() -> None:
+    from monitoring.metrics import calibration_curve
+    from monitoring.scores import calibration
+
+    rng = np.random.default_rng(3)
+    s = np.round(rng.random(4000), 1)  # many scores exactly on bin edges
+    s[::97] = np.nan
+    y = rng.random(4000) < np.nan_to_num(s)
+    parts = [sorted_scores(y[i : i + 1000], s[i : i + 1000]) for i in range(0, 4000, 1000)]
+    got, want = calibration(parts, bins=10), calibration_curve(y, s, bins=10)
+    assert got["count"].tolist() == want["count"].tolist()
+    for column in ("bin_lower", "bin_upper", "mean_score", "fraction_positive"):
+        assert got[column].to_numpy() == pytest.approx(want[column].to_numpy(), abs=1e-12)
+    with pytest.raises(ValueError, match="bins must be a positive integer"):
+        calibration(parts, bins=0)
