@@ -70,12 +70,30 @@ def metric_rows(
     segments=True also counts segments in the window parts, for a worst_segments call on the
     same cache to reuse.
     """
-    if not 0 <= provisional_coverage <= 1:
-        raise ValueError(f"provisional_coverage must be in [0, 1], got {provisional_coverage!r}")
+    check_coverage(provisional_coverage)
     window = choose_window(start, end) if window is None else check_window(window)
     parts = window_parts(
         con, model, start, end, window, version, segment, segments=segments, cache=cache
     )
+    rows = rows_from_parts(model, parts, start, end, window, provisional_coverage, now)
+    return {"model": model.name, "task": model.task, "window": window, "rows": rows}
+
+
+def check_coverage(provisional_coverage: float) -> None:
+    if not 0 <= provisional_coverage <= 1:
+        raise ValueError(f"provisional_coverage must be in [0, 1], got {provisional_coverage!r}")
+
+
+def rows_from_parts(
+    model: ModelInfo,
+    parts: Mapping[int, WindowPart],
+    start: datetime,
+    end: datetime,
+    window: str,
+    provisional_coverage: float,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """metric_rows' rows from window parts: empty windows filled up to now."""
     frame = pd.DataFrame(
         [{"window_us": w, **p.record} for w, p in parts.items()],
         columns=None if parts else ["window_us", "count"],
@@ -87,7 +105,7 @@ def metric_rows(
         stats = parts[key].stats if key in parts else {}
         merged = {**NO_LABELS, **{str(k): v for k, v in record.items()}, **stats}
         rows.append(_row(model, merged, provisional_coverage))
-    return {"model": model.name, "task": model.task, "window": window, "rows": rows}
+    return rows
 
 
 def overall_metrics(

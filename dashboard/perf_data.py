@@ -11,22 +11,20 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from collectors import performance
+from collectors.performance_view import PerformanceView, performance_view
 from collectors.settings import ModelSettings
-from collectors.window_parts import PartCache, WindowPart, window_parts
+from collectors.window_parts import PartCache
 from dashboard import data
 from monitoring.compare import compare_versions
 from monitoring.metrics import METRICS_BY_TASK
-from monitoring.scores import calibration
 from monitoring.slo import evaluate
 from monitoring.windows import choose_window
 from storage import performance as storage_performance
 from storage import segments as storage_segments
-from storage.identifiers import quote
 
 Segment = tuple[str, str]
 AUTO = "Auto"
@@ -120,30 +118,8 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _parts(
-    con: Any,
-    name: str,
-    start: datetime,
-    end: datetime,
-    window: str,
-    version: str | None,
-    segment: Segment | None,
-) -> dict[int, WindowPart]:
-    return window_parts(
-        con,
-        data.model(name),
-        start,
-        end,
-        window,
-        version,
-        segment,
-        segments=segment is None,
-        cache=parts_cache(),
-    )
-
-
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
-def _overall(
+def _view(
     store: str,
     name: str,
     start: datetime,
@@ -151,64 +127,33 @@ def _overall(
     window: str,
     version: str | None,
     segment: Segment | None,
-) -> dict[str, float | None]:
-    info = data.model(name)
+    coverage: float,
+) -> PerformanceView:
     with data.connection() as con:
-        if info.task == "regression":  # its metrics do not add up across windows
-            return performance.overall_metrics(
-                con, info, start, end, version, segment, cache=parts_cache()
-            )
-        parts = _parts(con, name, start, end, window, version, segment)
-    return performance.overall_from_parts(info, parts)
+        return performance_view(
+            con,
+            data.model(name),
+            start,
+            end,
+            window,
+            version,
+            segment,
+            coverage,
+            cache=parts_cache(),
+        )
 
 
-def overall(
+def view(
     name: str,
     start: datetime,
     end: datetime,
     window: str,
     version: str | None,
     segment: Segment | None,
-) -> dict[str, float | None]:
-    """Every metric of the task over the whole range, with counts and label coverage."""
-    return _overall(data.store_key(), name, start, end, window, version, segment)
-
-
-@st.cache_data(ttl=data.TTL_S, show_spinner=False)
-def _classification_diagnostics(
-    store: str,
-    name: str,
-    start: datetime,
-    end: datetime,
-    window: str,
-    version: str | None,
-    segment: Segment | None,
-) -> tuple[list[str], np.ndarray, pd.DataFrame | None]:
-    info = data.model(name)
-    with data.connection() as con:
-        parts = _parts(con, name, start, end, window, version, segment)
-    confusion = performance.total_confusion(parts)
-    classes = sorted({c for pair in confusion for c in pair})
-    index = {c: i for i, c in enumerate(classes)}
-    counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    for (label, prediction), n in confusion.items():
-        counts[index[label], index[prediction]] += n
-    scored = [p.scores for p in parts.values() if p.scores is not None]
-    curve = calibration(scored) if info.task == "binary" else None
-    return classes, counts, curve
-
-
-def classification_diagnostics(
-    name: str,
-    start: datetime,
-    end: datetime,
-    window: str,
-    version: str | None,
-    segment: Segment | None,
-) -> tuple[list[str], np.ndarray, pd.DataFrame | None]:
-    """Classes, the confusion counts (rows true, columns predicted) and, for a binary model,
-    the calibration curve: all from the window parts, no rows fetched."""
-    return _classification_diagnostics(data.store_key(), name, start, end, window, version, segment)
+) -> PerformanceView:
+    """The page's metric rows, whole-range metrics, confusion counts and calibration."""
+    coverage = model_settings(name).provisional_coverage
+    return _view(data.store_key(), name, start, end, window, version, segment, coverage)
 
 
 def objectives_table(name: str, start: datetime, end: datetime, window: str) -> pd.DataFrame:
@@ -339,85 +284,6 @@ def comparison(
 ) -> pd.DataFrame:
     """Every metric of two versions (columns a, b) with the bootstrap CI of b - a."""
     return _comparison(data.store_key(), name, start, end, champion, challenger)
-
-
-@st.cache_data(ttl=data.TTL_S, show_spinner=False)
-def _traffic_windows(
-    store: str, name: str, start: datetime, end: datetime, window: str, version: str | None
-) -> pd.DataFrame:
-    with data.connection() as con:
-        return storage_performance.window_summary(
-            con, data.model(name), start, end, window, version, labels=False
-        )
-
-
-def traffic_windows(
-    name: str, start: datetime, end: datetime, window: str, version: str | None
-) -> pd.DataFrame:
-    """Per window: count, latency p50/p90/p95/p99/max and throughput (no label join)."""
-    return _traffic_windows(data.store_key(), name, start, end, window, version)
-
-
-@st.cache_data(ttl=data.TTL_S, show_spinner=False)
-def _latency_totals(
-    store: str, name: str, start: datetime, end: datetime, version: str | None
-) -> dict[str, Any]:
-    with data.connection() as con:
-        return storage_performance.range_summary(
-            con, data.model(name), start, end, version, labels=False
-        )
-
-
-def latency_totals(
-    name: str, start: datetime, end: datetime, version: str | None
-) -> dict[str, Any]:
-    """Count and latency quantiles over the whole range."""
-    return _latency_totals(data.store_key(), name, start, end, version)
-
-
-def _histogram_sql(table: str, version: str | None) -> str:
-    # Bins are computed in DuckDB: only HISTOGRAM_BINS rows travel, whatever the volume.
-    where = "latency_ms IS NOT NULL AND ts >= ? AND ts < ?" + (
-        " AND version = ?" if version is not None else ""
-    )
-    return (
-        f"WITH v AS (SELECT latency_ms AS x FROM {quote(table)} WHERE {where}), "
-        "r AS (SELECT min(x) AS lo, greatest(max(x) - min(x), 1e-9) / ? AS width FROM v) "
-        "SELECT least(floor((x - lo) / width), ? - 1)::INTEGER AS bin, "
-        "any_value(lo) AS lo, any_value(width) AS width, count(*) AS count "
-        "FROM v, r GROUP BY bin ORDER BY bin"
-    )
-
-
-@st.cache_data(ttl=data.TTL_S, show_spinner=False)
-def _histogram(
-    store: str, name: str, start: datetime, end: datetime, version: str | None, bins: int
-) -> pd.DataFrame:
-    info = data.model(name)
-    params: list[Any] = [start, end, *([version] if version is not None else []), bins, bins]
-    with data.connection() as con:
-        raw = con.execute(_histogram_sql(info.table, version), params).df()
-    if raw.empty:
-        return pd.DataFrame(columns=["bin_lower", "bin_upper", "count"])
-    lower = raw["lo"] + raw["bin"] * raw["width"]
-    return pd.DataFrame(
-        {
-            "bin_lower": lower.astype(float),
-            "bin_upper": (lower + raw["width"]).astype(float),
-            "count": raw["count"].astype(np.int64),
-        }
-    )
-
-
-def latency_histogram(
-    name: str,
-    start: datetime,
-    end: datetime,
-    version: str | None,
-    bins: int = HISTOGRAM_BINS,
-) -> pd.DataFrame:
-    """Latency counts in `bins` equal-width bins between the range's min and max."""
-    return _histogram(data.store_key(), name, start, end, version, bins)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

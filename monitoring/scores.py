@@ -72,28 +72,32 @@ def score_metrics(sorted_rows: SortedScores) -> dict[str, float | None]:
     n = sorted_rows.rows
     if n == 0:
         return dict.fromkeys(SCORE_METRICS)
+    below = np.searchsorted(neg, pos, side="left")  # negatives scored under each positive
     return {
-        "roc_auc": _roc_auc(pos, neg) if len(pos) and len(neg) else None,
-        "pr_auc": _average_precision(pos, neg) if len(pos) else None,
+        "roc_auc": _roc_auc(pos, neg, below) if len(pos) and len(neg) else None,
+        "pr_auc": _average_precision(pos, neg, below) if len(pos) else None,
         "log_loss": sorted_rows.log_loss_sum / n,
         "brier": sorted_rows.brier_sum / n,
     }
 
 
-def _roc_auc(pos: FloatArray, neg: FloatArray) -> float:
-    below = np.searchsorted(neg, pos, side="left")
-    below_or_tied = np.searchsorted(neg, pos, side="right")
+def _roc_auc(pos: FloatArray, neg: FloatArray, below: npt.NDArray[np.intp]) -> float:
+    # Pairs ordered right count 1, tied pairs 1/2; ties are rare, so they are counted only
+    # for the positives that have a negative of equal score.
+    tied = below < len(neg)
+    tied[tied] = neg[below[tied]] == pos[tied]
+    ties = np.searchsorted(neg, pos[tied], side="right") - below[tied]
     # Integer sums are exact; the one division is the only rounding.
-    pairs = int(np.sum(below, dtype=np.int64)) + int(np.sum(below_or_tied, dtype=np.int64))
-    return pairs / 2 / (len(pos) * len(neg))
+    twice = 2 * int(np.sum(below, dtype=np.int64)) + int(np.sum(ties, dtype=np.int64))
+    return twice / 2 / (len(pos) * len(neg))
 
 
-def _average_precision(pos: FloatArray, neg: FloatArray) -> float:
+def _average_precision(pos: FloatArray, neg: FloatArray, below: npt.NDArray[np.intp]) -> float:
     # Each distinct positive score t is a threshold where recall rises by the positives at t.
     first = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
     counts = np.diff(np.r_[first, len(pos)])
     true_positives = len(pos) - first  # rows scored >= t
-    false_positives = len(neg) - np.searchsorted(neg, pos[first], side="left")
+    false_positives = len(neg) - below[first]
     precision = true_positives / (true_positives + false_positives)
     return float(np.sum(counts * precision) / len(pos))
 

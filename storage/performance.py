@@ -342,3 +342,37 @@ def labelled_rows(
     frame = pd.DataFrame({c: arrays[c] for c in columns})
     frame.insert(0, "window_start", pd.to_datetime(arrays["window_us"], unit="us", utc=True))
     return frame
+
+
+def latency_histogram(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    version: str | None = None,
+    bins: int = 40,
+) -> pd.DataFrame:
+    """Latency counts in `bins` equal-width bins between the range's min and max.
+
+    The bins are computed in DuckDB: only `bins` rows travel, whatever the volume.
+    """
+    where, params = filters(model, start, end, version, None)
+    raw = con.execute(
+        f"WITH v AS (SELECT p.latency_ms AS x FROM {quote(model.table)} p "
+        f"WHERE {where} AND p.latency_ms IS NOT NULL), "
+        "r AS (SELECT min(x) AS lo, greatest(max(x) - min(x), 1e-9) / ? AS width FROM v) "
+        "SELECT least(floor((x - lo) / width), ? - 1)::INTEGER AS bin, "
+        "any_value(lo) AS lo, any_value(width) AS width, count(*) AS count "
+        "FROM v, r GROUP BY bin ORDER BY bin",
+        [*params, int(bins), int(bins)],
+    ).df()
+    if raw.empty:
+        return pd.DataFrame(columns=["bin_lower", "bin_upper", "count"])
+    lower = raw["lo"] + raw["bin"] * raw["width"]
+    return pd.DataFrame(
+        {
+            "bin_lower": lower.astype(float),
+            "bin_upper": (lower + raw["width"]).astype(float),
+            "count": raw["count"].astype(np.int64),
+        }
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import data, figures, perf_data, perf_figures
+from dashboard import data, figures, latency_data, perf_data, perf_figures
 from dashboard import format as fmt
 from dashboard.pages import getting_started
 
@@ -26,7 +26,7 @@ def show(container: Any, figure: Any, key: str) -> None:
 
 def tiles(name: str, start: datetime, end: datetime, version: str | None) -> None:
     """Predictions, mean throughput and latency quantiles over the whole range."""
-    totals = perf_data.latency_totals(name, start, end, version)
+    totals = latency_data.latency_totals(name, start, end, version)
     count = int(totals.get("count") or 0)
     minutes = (end - start).total_seconds() / 60
     cols = st.columns(6)
@@ -59,10 +59,10 @@ def charts(
     versions: list[str],
 ) -> None:
     """Percentiles and throughput per window, the latency histogram and volume by version."""
-    windows = perf_data.traffic_windows(name, start, end, window, version)
+    windows = latency_data.traffic_windows(name, start, end, window, version)
     left, right = st.columns(2)
     show(left, perf_figures.latency_over_time(windows, window), "latency_percentiles")
-    histogram = perf_data.latency_histogram(name, start, end, version)
+    histogram = latency_data.latency_histogram(name, start, end, version)
     show(right, perf_figures.latency_histogram(histogram), "latency_histogram")
     left, right = st.columns(2)
     show(left, perf_figures.throughput(windows, window), "latency_throughput")

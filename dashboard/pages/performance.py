@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from collectors.performance_view import PerformanceView
 from dashboard import data, perf_data, perf_figures
 from dashboard import format as fmt
 from dashboard.pages import getting_started
@@ -163,26 +164,22 @@ def over_time(
 
 def diagnostics(
     name: str,
-    task: str,
+    view: PerformanceView,
     start: datetime,
     end: datetime,
-    window: str,
     version: str | None,
     segment: Segment | None,
 ) -> None:
     """Confusion matrix and calibration (classification) or residuals (regression)."""
     left, right = st.columns(2)
-    if task == "regression":
+    if not view.classes:  # regression: residuals need the rows
         rows = perf_data.labelled(name, start, end, version, segment, ("prediction", "label"))
         values = residuals(rows["label"].to_numpy(), rows["prediction"].to_numpy())
         show(left, perf_figures.residual_histogram(values), "perf_residuals")
         return
-    classes, counts, curve = perf_data.classification_diagnostics(
-        name, start, end, window, version, segment
-    )
-    show(left, perf_figures.confusion_heatmap(classes, counts), "perf_confusion")
-    if curve is not None:
-        show(right, perf_figures.calibration(curve), "perf_calibration")
+    show(left, perf_figures.confusion_heatmap(view.classes, view.confusion), "perf_confusion")
+    if view.calibration is not None:
+        show(right, perf_figures.calibration(view.calibration), "perf_calibration")
 
 
 def worst_section(
@@ -238,8 +235,8 @@ def body(
 ) -> None:
     """Everything below the pickers."""
     task = summary["task"]
-    overall = perf_data.overall(name, start, end, window, version, segment)
-    rows = perf_data.rows_frame(perf_data.metric_rows(name, start, end, window, version, segment))
+    view = perf_data.view(name, start, end, window, version, segment)
+    overall, rows = view.overall, perf_data.rows_frame(view.rows)
     if not overall.get("labeled"):
         st.info(NO_LABELS)
         threshold = perf_data.model_settings(name).provisional_coverage
@@ -250,7 +247,7 @@ def body(
     st.subheader("Over time")
     metric = over_time(name, task, rows, window, version)
     st.subheader("Diagnostics")
-    diagnostics(name, task, start, end, window, version, segment)
+    diagnostics(name, view, start, end, version, segment)
     if segment is None:
         worst_section(name, task, start, end, window, metric, version)
 

@@ -1,0 +1,76 @@
+"""The Performance page's data in one pass over a model's window parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from collectors.performance import (
+    Metrics,
+    check_coverage,
+    overall_from_parts,
+    overall_metrics,
+    rows_from_parts,
+    total_confusion,
+)
+from collectors.window_parts import PartCache, window_parts
+from monitoring.scores import calibration
+from monitoring.windows import check_window
+from storage import ModelInfo
+from storage.performance import Segment
+
+
+@dataclass(frozen=True)
+class PerformanceView:
+    """Metric rows per window, the whole range's metrics, and the diagnostics' inputs."""
+
+    rows: list[dict[str, Any]]
+    overall: Metrics
+    classes: list[str]  # classification: the confusion matrix's classes, sorted
+    confusion: np.ndarray  # counts[i, j]: true class i predicted as j
+    calibration: pd.DataFrame | None  # binary models only
+
+
+def performance_view(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    window: str,
+    version: str | None = None,
+    segment: Segment | None = None,
+    provisional_coverage: float = 0.8,
+    *,
+    cache: PartCache | None = None,
+    now: datetime | None = None,
+) -> PerformanceView:
+    """Everything the page shows above the segment table, from one window_parts call.
+
+    Without a segment the parts also count segments, so worst_segments on the same cache
+    reuses them. A regression model's overall metrics (which do not add up across windows)
+    come from overall_metrics over the range.
+    """
+    check_coverage(provisional_coverage)
+    window = check_window(window)
+    parts = window_parts(
+        con, model, start, end, window, version, segment, segments=segment is None, cache=cache
+    )
+    rows = rows_from_parts(model, parts, start, end, window, provisional_coverage, now)
+    if model.task == "regression":
+        overall = overall_metrics(con, model, start, end, version, segment, cache=cache)
+        return PerformanceView(rows, overall, [], np.zeros((0, 0), dtype=np.int64), None)
+    cells = total_confusion(parts)
+    classes = sorted({c for pair in cells for c in pair})
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    for (label, prediction), n in cells.items():
+        counts[index[label], index[prediction]] += n
+    curve = None
+    if model.task == "binary":
+        curve = calibration([p.scores for p in parts.values() if p.scores is not None])
+    return PerformanceView(rows, overall_from_parts(model, parts), classes, counts, curve)
