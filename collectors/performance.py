@@ -24,13 +24,14 @@ from collectors.window_parts import (
     PartCache,
     WindowPart,
     count_metrics,
+    merged_scores,
     window_parts,
 )
 from monitoring.metrics import (
     METRICS_BY_TASK,
     compute_metrics,
 )
-from monitoring.scores import SCORE_METRICS, merge, score_metrics, sorted_scores
+from monitoring.scores import SCORE_METRICS, score_metrics, sorted_scores
 from monitoring.windows import check_window, choose_window
 from storage import ModelInfo
 from storage.performance import Segment, finish_windows, labelled_arrays
@@ -128,7 +129,9 @@ def overall_metrics(
     return _overall(model, merged)
 
 
-def overall_from_parts(model: ModelInfo, parts: Mapping[int, WindowPart]) -> Metrics:
+def overall_from_parts(
+    model: ModelInfo, parts: Mapping[int, WindowPart], cache: PartCache | None = None
+) -> Metrics:
     """overall_metrics of a classification model from its window parts, without latency
     quantiles and label delays (they do not add up across windows)."""
     if model.task == "regression":
@@ -140,8 +143,10 @@ def overall_from_parts(model: ModelInfo, parts: Mapping[int, WindowPart]) -> Met
         **count_metrics(model, confusion),
     }
     if model.task == "binary":
-        scored = [p.scores for p in parts.values() if p.scores is not None]
-        merged |= score_metrics(merge(scored)) if scored else dict.fromkeys(SCORE_METRICS)
+        scored = any(p.scores is not None for p in parts.values())
+        merged |= (
+            score_metrics(merged_scores(parts, cache)) if scored else dict.fromkeys(SCORE_METRICS)
+        )
     return _overall(model, merged)
 
 

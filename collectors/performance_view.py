@@ -73,4 +73,5 @@ def performance_view(
     curve = None
     if model.task == "binary":
         curve = calibration([p.scores for p in parts.values() if p.scores is not None])
-    return PerformanceView(rows, overall_from_parts(model, parts), classes, counts, curve)
+    overall = overall_from_parts(model, parts, cache)
+    return PerformanceView(rows, overall, classes, counts, curve)

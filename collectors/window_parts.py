@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 
 from monitoring.metrics import binary_count_metrics, compute_metrics, multiclass_count_metrics
-from monitoring.scores import SortedScores, score_metrics, sorted_scores
+from monitoring.scores import SortedScores, merge, score_metrics, sorted_scores
 from storage import ModelInfo
 from storage.performance import (
     Segment,
@@ -39,6 +39,8 @@ from storage.time_windows import aware, epoch_us, width_us
 
 PARALLEL_ROWS = 200_000
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
+SETTLING_WINDOWS = 2  # the newest windows, where new rows and labels usually land
+MAX_DERIVED = 4  # merged score arrays kept (each as large as its parts' arrays together)
 Confusion = dict[tuple[str, str], int]
 Scope = tuple[datetime, datetime, str | None, str | None, Segment | None]
 
@@ -51,6 +53,7 @@ class WindowPart:
     stats: dict[str, Any]
     scores: SortedScores | None = None
     segments: SegmentCounts = field(default_factory=dict)
+    token: Hashable = None  # (cache key, fingerprint) once cached: identifies the data
 
     @property
     def nbytes(self) -> int:
@@ -68,6 +71,7 @@ class PartCache:
         self.hits = self.misses = 0
         self._parts: OrderedDict[Hashable, tuple[Hashable, WindowPart]] = OrderedDict()
         self._bytes = 0
+        self._derived: OrderedDict[Hashable, SortedScores] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, fingerprint: Hashable) -> WindowPart | None:
@@ -92,9 +96,24 @@ class PartCache:
                 _, (_, dropped) = self._parts.popitem(last=False)
                 self._bytes -= dropped.nbytes
 
+    def memo(self, key: Hashable, compute: Callable[[], SortedScores]) -> SortedScores:
+        """A value derived from cached parts (key names them and their fingerprints)."""
+        with self._lock:
+            found = self._derived.get(key)
+            if found is not None:
+                self._derived.move_to_end(key)
+                return found
+        value = compute()
+        with self._lock:
+            self._derived[key] = value
+            while len(self._derived) > MAX_DERIVED:
+                self._derived.popitem(last=False)
+        return value
+
     def clear(self) -> None:
         with self._lock:
             self._parts.clear()
+            self._derived.clear()
             self._bytes = 0
 
 
@@ -128,6 +147,7 @@ def window_parts(
         computed = compute_parts(con, model, (lo, hi, window, version, segment), segments)
         for w, part in computed.items():
             if w in prints:
+                part = replace(part, token=(keys[w], prints[w]))
                 cache.put(keys[w], prints[w], part)
                 found[w] = part
     return {w: part for w, part in sorted(found.items()) if part is not None}
@@ -279,3 +299,25 @@ def count_metrics(model: ModelInfo, confusion: Mapping[tuple[str, str], int]) ->
 
 def positive(model: ModelInfo) -> str:
     return model.positive_class or "1"
+
+
+def merged_scores(parts: Mapping[int, WindowPart], cache: PartCache | None) -> SortedScores:
+    """The scores of every part merged, reusing the merge of the settled windows.
+
+    On a live model the newest windows and the range's clipped first window change between
+    loads; the windows in between rarely do. Their merge is kept in the cache under their
+    tokens, so a load merges it with the few changed windows (a cheap merge of sorted runs)
+    instead of merging every window again.
+    """
+    keys = sorted(w for w, p in parts.items() if p.scores is not None)
+    settled = keys[1:-SETTLING_WINDOWS]
+    tokens = tuple(parts[w].token for w in settled)
+    if cache is None or len(settled) < 2 or any(t is None for t in tokens):
+        return merge([s for w in keys if (s := parts[w].scores) is not None])
+    middle = cache.memo(("merged", tokens), lambda: _merge_windows(parts, settled))
+    rest = [s for w in keys if w not in settled and (s := parts[w].scores) is not None]
+    return merge([middle, *rest])
+
+
+def _merge_windows(parts: Mapping[int, WindowPart], windows: list[int]) -> SortedScores:
+    return merge([s for w in windows if (s := parts[w].scores) is not None])

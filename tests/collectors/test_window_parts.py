@@ -146,3 +146,35 @@ def test_cache_drops_least_recently_used_parts_beyond_its_size() -> None:
     cache.put("c", 1, part(1000))
     assert cache.get("b", 1) is None and cache.get("a", 1) is not None
     assert cache.get("a", 2) is None  # another fingerprint: the data changed
+
+
+def test_overall_reuses_the_merge_of_settled_windows_and_stays_exact(
+    ingest: IngestService, store: Store
+) -> None:
+    model, _ = load(ingest, "binary")
+    cache = PartCache()
+
+    def overall(use: PartCache | None) -> dict[str, Any]:
+        parts = window_parts(store.cursor(), model, T0, END, "1d", cache=use)
+        return overall_from_parts(model, parts, use)
+
+    assert overall(cache) == pytest.approx(overall(None), rel=1e-12)
+    merges: list[int] = []
+    original = cache.memo
+
+    def counting(key: Any, compute: Any) -> Any:
+        return original(key, lambda: merges.append(1) or compute())
+
+    cache.memo = counting  # type: ignore[method-assign]
+    ingest.predictions("binary", _late_records(DAYS, 30, "new"))  # the newest window only
+    assert overall(cache) == pytest.approx(overall(None), rel=1e-12)
+    assert merges == []  # the settled windows' merge was reused
+    old = store.cursor().execute(
+        f'SELECT event_id FROM "{model.table}" WHERE ts >= ? AND ts < ? AND label_ts IS NOT NULL '
+        "LIMIT 1",
+        [T0 + timedelta(days=2), T0 + timedelta(days=3)],  # inside the range, not its edges
+    ).fetchone()
+    assert old is not None
+    ingest.labels("binary", [{"event_id": old[0], "label": 1}])  # a settled window changes
+    assert overall(cache) == pytest.approx(overall(None), rel=1e-12)
+    assert merges == [1]
