@@ -18,7 +18,8 @@ Timed (medians of three; the first group after one untimed call each, interleave
 - the baseline: one hand-written query per day of count, labelled count, latency
   p50/p90/p95/p99 and max, and accuracy; and, for information, the same query joining
   the labels table (how Vigil read labels before they were copied onto predictions),
-  metric_rows without a cache, and overall_metrics (the API's whole-range metrics).
+  metric_rows without a cache, overall_metrics (the API's whole-range metrics) and the
+  page's version comparison (versions 1 and 2: 6.7M and 3.3M rows, bootstrap CIs).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 import duckdb
 
 from collectors.performance import metric_rows, overall_metrics, worst_segments
-from collectors.performance_view import performance_view
+from collectors.performance_view import compare, performance_view
 from collectors.records import label_batch, prediction_batch
 from collectors.window_parts import PartCache
 from storage import ModelInfo, Store
@@ -222,6 +223,7 @@ def bench_performance(n: int = 10_000_000) -> dict[str, Any]:
                     joined_hand_query(model.table, model.id, epoch_day), [START, END]
                 ).fetchall(),
                 "overall_metrics_s": lambda: overall_metrics(con, model, START, END),
+                "comparison_s": lambda: compare(con, model, START, END, "1", "2", cache=cache),
             }
             result: dict[str, Any] = {"n": n, "labels": labels, "generate_s": generate_s}
             result |= warm_medians(timings)
@@ -263,6 +265,7 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]
         ("Performance page, nothing new", "performance_page_reused_s", hand),
         ("metric_rows without a cache", "metric_rows_cold_s", hand),
         ("overall_metrics (API, no cache)", "overall_metrics_s", hand),
+        ("version comparison, 1 vs 2 (bootstrap)", "comparison_s", hand),
         ("hand query joining labels", "joined_hand_query_s", "-"),
     ]:
         rows.append((name, f"{result[key]:.2f} s", baseline, "-", ""))

@@ -19,10 +19,11 @@ from collectors.performance import (
     total_confusion,
 )
 from collectors.window_parts import PartCache, window_parts
+from monitoring.compare import MAX_ROWS, Comparison, Population, compare_versions
 from monitoring.scores import calibration
-from monitoring.windows import check_window
+from monitoring.windows import check_window, choose_window
 from storage import ModelInfo
-from storage.performance import Segment
+from storage.performance import Segment, labelled_rows
 
 
 @dataclass(frozen=True)
@@ -75,3 +76,53 @@ def performance_view(
         curve = calibration([p.scores for p in parts.values() if p.scores is not None])
     overall = overall_from_parts(model, parts, cache)
     return PerformanceView(rows, overall, classes, counts, curve)
+
+
+def compare(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    champion: str,
+    challenger: str,
+    *,
+    cache: PartCache | None = None,
+    max_rows: int = MAX_ROWS,
+) -> list[Comparison]:
+    """Champion against challenger over the range: each version's metrics from all its rows
+    (window parts), bootstrap CIs from a uniform sample of at most max_rows of them."""
+    binary = model.task == "binary"
+    columns = ("prediction", "label", "score") if binary else ("prediction", "label")
+    frames, populations = [], []
+    for version in (champion, challenger):
+        population = _population(con, model, start, end, version, cache)
+        share = max_rows / population.rows if population.rows > max_rows else None
+        frames.append(
+            labelled_rows(con, model, start, end, "1w", version, None, columns, sample_share=share)
+        )
+        populations.append(population)
+    return compare_versions(
+        model.task,
+        frames[0],
+        frames[1],
+        positive_class=model.positive_class,
+        max_rows=max_rows,
+        population=(populations[0], populations[1]),
+    )
+
+
+def _population(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    version: str,
+    cache: PartCache | None,
+) -> Population:
+    if model.task == "regression":
+        values = overall_metrics(con, model, start, end, version, cache=cache)
+    else:
+        window = choose_window(start, end)
+        parts = window_parts(con, model, start, end, window, version, cache=cache)
+        values = overall_from_parts(model, parts, cache)
+    return Population(int(values["labeled"] or 0), dict(values))

@@ -15,11 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from collectors import performance
-from collectors.performance_view import PerformanceView, performance_view
+from collectors.performance_view import PerformanceView, compare, performance_view
 from collectors.settings import ModelSettings
 from collectors.window_parts import PartCache
 from dashboard import data
-from monitoring.compare import compare_versions
 from monitoring.metrics import METRICS_BY_TASK
 from monitoring.slo import evaluate
 from monitoring.windows import choose_window
@@ -212,11 +211,6 @@ def labelled(
     return _labelled(data.store_key(), name, start, end, version, segment, columns)
 
 
-def row_columns(task: str) -> tuple[str, ...]:
-    """The columns a task's charts and comparisons need (scores only for binary)."""
-    return ("prediction", "label", "score") if task == "binary" else ("prediction", "label")
-
-
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
 def _dimensions(store: str, name: str, start: datetime, end: datetime) -> list[str]:
     with data.connection() as con:
@@ -271,11 +265,10 @@ def rankable(task: str) -> list[str]:
 def _comparison(
     store: str, name: str, start: datetime, end: datetime, champion: str, challenger: str
 ) -> pd.DataFrame:
-    info = data.model(name)
-    columns = row_columns(info.task)
-    a = _labelled(store, name, start, end, champion, None, columns)
-    b = _labelled(store, name, start, end, challenger, None, columns)
-    found = compare_versions(info.task, a, b, positive_class=info.positive_class)
+    with data.connection() as con:
+        found = compare(
+            con, data.model(name), start, end, champion, challenger, cache=parts_cache()
+        )
     return pd.DataFrame([asdict(c) for c in found])
 
 

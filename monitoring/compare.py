@@ -16,6 +16,14 @@ call per resample:
 - multiclass with over 64 classes: compute_metrics per resample, ``n_boot_auc`` of them.
 Each resample's value equals compute_metrics on the resampled rows; an undefined value (say,
 precision with no predicted positive) is left out of the percentiles.
+
+Millions of rows: a version with more than ``max_rows`` labelled rows is bootstrapped on a
+uniform subsample of ``max_rows`` rows (m-out-of-n bootstrap), and each resample's
+deviation from the subsample's value is scaled by sqrt(m / n) around the full rows' value:
+the spread of a root-n consistent metric shrinks as 1/sqrt(n), so this gives the full
+sample's interval at a fixed cost. The method then says so. Callers that fetched only a
+uniform sample of a larger population pass the population's size and metric values as
+``population``; the same rescaling applies.
 """
 
 from __future__ import annotations
@@ -47,6 +55,15 @@ from monitoring.resample import (
 from storage.models import normalize_class
 
 _MAX_CLASSES = 64
+MAX_ROWS = 50_000
+
+
+@dataclass(frozen=True)
+class Population:
+    """The labelled rows a version's frame was sampled from: their count and metric values."""
+
+    rows: int
+    values: dict[str, float | None]
 
 
 @dataclass(frozen=True)
@@ -75,21 +92,45 @@ def compare_versions(
     positive_class: str | None = None,
     confidence: float = 0.95,
     n_boot_auc: int = 200,
+    max_rows: int = MAX_ROWS,
+    population: tuple[Population, Population] | None = None,
 ) -> list[Comparison]:
-    """Compare versions a and b (frames of labelled rows: label, prediction[, score])."""
+    """Compare versions a and b (frames of labelled rows: label, prediction[, score]).
+
+    population: when a and b are uniform samples, the rows they were drawn from (see the
+    module docstring); values and counts then come from it.
+    """
     names = _check_args(task, metrics, n_boot, n_boot_auc, seed, confidence)
+    if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 100:
+        raise ValueError(f"max_rows must be an integer of at least 100, got {max_rows!r}")
     positive = normalize_class("1" if positive_class is None else positive_class)
-    samples = (_sample(task, a, "a"), _sample(task, b, "b"))
-    points = [compute_metrics(task, s.truth, s.pred, s.scores, positive) for s in samples]
+    samples = [_sample(task, a, "a"), _sample(task, b, "b")]
+    if population is None:
+        first, second = (
+            Population(len(s), compute_metrics(task, s.truth, s.pred, s.scores, positive))
+            for s in samples
+        )
+        population = (first, second)
+    samples = [_subsample(s, max_rows, (seed, i, 9)) for i, s in enumerate(samples)]
     boots = [
-        _bootstrap(task, s, names, positive, n_boot, min(n_boot, n_boot_auc), (seed, i))
-        for i, s in enumerate(samples)
+        _rescaled(
+            task,
+            s,
+            full,
+            _bootstrap(task, s, names, positive, n_boot, min(n_boot, n_boot_auc), (seed, i)),
+            positive,
+        )
+        for i, (s, full) in enumerate(zip(samples, population, strict=True))
     ]
-    p_value = _accuracy_p_value(samples, points) if "accuracy" in names else None
+    points = [full.values for full in population]
+    p_value = _accuracy_p_value(population) if "accuracy" in names else None
     level = f"bootstrap {confidence * 100:g}% CI"
+    scaled = [len(s) < full.rows for s, full in zip(samples, population, strict=True)]
+    if any(scaled):
+        level += f" (m-out-of-n: {max(len(s) for s in samples):,}-row subsamples, rescaled)"
     out = []
     for name in names:
-        va, vb = points[0][name], points[1][name]
+        va, vb = points[0].get(name), points[1].get(name)
         diffs = boots[1][name] - boots[0][name] if all(name in x for x in boots) else None
         low, high = _interval(diffs, confidence)
         count = n_boot if diffs is None else len(diffs)
@@ -106,6 +147,31 @@ def compare_versions(
                 p_value=p_value if name == "accuracy" else None,
             )
         )
+    return out
+
+
+def _subsample(sample: Sample, max_rows: int, key: tuple[int, int, int]) -> Sample:
+    """At most max_rows of the rows, drawn uniformly without replacement (order kept)."""
+    if len(sample) <= max_rows:
+        return sample
+    rows = np.sort(np.random.default_rng(key).choice(len(sample), max_rows, replace=False))
+    scores = None if sample.scores is None else sample.scores[rows]
+    return Sample(sample.truth[rows], sample.pred[rows], scores)
+
+
+def _rescaled(task: str, sample: Sample, full: Population, boot: Boot, positive: str) -> Boot:
+    """Resamples of a subsample moved to the full rows' values, spread scaled sqrt(m / n)."""
+    if len(sample) >= full.rows or not boot:
+        return boot
+    here = compute_metrics(task, sample.truth, sample.pred, sample.scores, positive)
+    scale = math.sqrt(len(sample) / full.rows)
+    out: Boot = {}
+    for name, values in boot.items():
+        center, local = full.values.get(name), here.get(name)
+        if center is None or local is None:
+            out[name] = np.full_like(values, np.nan)
+        else:
+            out[name] = center + (values - local) * scale
     return out
 
 
@@ -213,11 +279,9 @@ def _bootstrap(
     return {name: out[name] for name in names if name in out}
 
 
-def _accuracy_p_value(
-    samples: tuple[Sample, Sample], points: list[dict[str, float | None]]
-) -> float | None:
-    hits = [round((p["accuracy"] or 0) * len(s)) for s, p in zip(samples, points, strict=True)]
-    return two_proportion_p_value(hits[0], len(samples[0]), hits[1], len(samples[1]))
+def _accuracy_p_value(population: tuple[Population, Population]) -> float | None:
+    hits = [round((p.values.get("accuracy") or 0) * p.rows) for p in population]
+    return two_proportion_p_value(hits[0], population[0].rows, hits[1], population[1].rows)
 
 
 def _interval(diffs: FloatArray | None, confidence: float) -> tuple[float | None, float | None]:

@@ -281,12 +281,15 @@ def labelled_arrays(
     *,
     dimensions: Sequence[str] = (),
     scored_only: bool = False,
+    sample_share: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Labelled predictions as numpy arrays: window_us (epoch µs) plus only `columns`.
 
     Rows come ordered by window (a stable sort here: DuckDB's ORDER BY cost more than the
     whole fetch). Each dimension comes back as column `dim_<i>`. scored_only keeps rows with
     a score. window=None puts every row in window 0. Text columns are object arrays, NULL None.
+    sample_share: keep about this share of the rows, chosen by a hash of their event_id (so
+    the same rows every time, in table order).
     """
     where, params = filters(model, start, end, version, segment)
     selected, select_params = _row_columns(model, columns)
@@ -300,6 +303,11 @@ def labelled_arrays(
         f"SELECT {window_sql(window)} AS window_us, {', '.join(selected)} "
         f"FROM {quote(model.table)} p WHERE {where} AND {LABELLED}"
     )
+    if sample_share is not None and sample_share < 1:
+        if not sample_share > 0:
+            raise ValueError(f"sample_share must be in (0, 1], got {sample_share!r}")
+        sql += " AND hash(p.event_id) < ?::UBIGINT"
+        params = [*params, int(sample_share * (2**64 - 1))]
     table = con.sql(sql, params=[*select_params, *params]).to_arrow_table()
     arrays = {name: _numpy(table.column(name)) for name in table.column_names}
     keys = arrays["window_us"]
@@ -333,12 +341,17 @@ def labelled_rows(
     version: str | None = None,
     segment: Segment | None = None,
     columns: Sequence[str] = ("prediction", "label", "score"),
+    *,
+    sample_share: float | None = None,
 ) -> pd.DataFrame:
     """Labelled predictions: window_start plus only the needed columns.
 
-    `label` is the class text, or the number for regression models.
+    `label` is the class text, or the number for regression models. sample_share: keep
+    about this share of the rows (see labelled_arrays).
     """
-    arrays = labelled_arrays(con, model, start, end, window, version, segment, columns)
+    arrays = labelled_arrays(
+        con, model, start, end, window, version, segment, columns, sample_share=sample_share
+    )
     frame = pd.DataFrame({c: arrays[c] for c in columns})
     frame.insert(0, "window_start", pd.to_datetime(arrays["window_us"], unit="us", utc=True))
     return frame

@@ -285,3 +285,41 @@ def test_missing_column_is_named() -> None:
     frame = _binary(100, 0.8, 1)
     with pytest.raises(ValueError, match="frame b lacks column\\(s\\) prediction"):
         compare_versions("binary", frame, frame.drop(columns="prediction"))
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "log_loss", "roc_auc", "brier"])
+def test_rescaled_subsample_bootstrap_matches_the_full_bootstrap(metric: str) -> None:
+    a, b = _binary(40_000, 0.80, seed=1), _binary(40_000, 0.81, seed=2)
+    full = _by_metric(compare_versions("binary", a, b, [metric], n_boot=400, max_rows=10**9))
+    small = _by_metric(compare_versions("binary", a, b, [metric], n_boot=400, max_rows=4_000))
+    f, s = full[metric], small[metric]
+    assert s.diff == f.diff  # values come from every row
+    assert f.ci_low is not None and f.ci_high is not None
+    assert s.ci_low is not None and s.ci_high is not None
+    width_full, width_small = f.ci_high - f.ci_low, s.ci_high - s.ci_low
+    assert width_small == pytest.approx(width_full, rel=0.3)
+    assert (s.ci_low + s.ci_high) / 2 == pytest.approx((f.ci_low + f.ci_high) / 2, abs=width_full)
+    assert "m-out-of-n: 4,000-row subsamples, rescaled" in s.method
+    assert "m-out-of-n" not in f.method
+
+
+def test_population_values_and_counts_are_used_for_sampled_frames() -> None:
+    a, b = _binary(20_000, 0.70, seed=3), _binary(20_000, 0.90, seed=4)
+    pa = compare.Population(200_000, compute_metrics("binary", a["label"], a["prediction"]))
+    pb = compare.Population(200_000, {**compute_metrics("binary", b["label"], b["prediction"])})
+    sampled = _by_metric(compare_versions("binary", a, b, ["accuracy"], population=(pa, pb)))
+    plain = _by_metric(compare_versions("binary", a, b, ["accuracy"]))
+    got, own = sampled["accuracy"], plain["accuracy"]
+    assert got.a == pa.values["accuracy"] and got.b == pb.values["accuracy"]
+    assert got.ci_low is not None and got.ci_high is not None
+    assert own.ci_low is not None and own.ci_high is not None
+    # Ten times the rows: the interval narrows by about sqrt(10).
+    ratio = (own.ci_high - own.ci_low) / (got.ci_high - got.ci_low)
+    assert ratio == pytest.approx(math.sqrt(10), rel=0.2)
+    assert got.p_value is not None and own.p_value is not None and got.p_value <= own.p_value
+
+
+def test_max_rows_must_be_a_sensible_integer() -> None:
+    a = _binary(200, 0.8, seed=5)
+    with pytest.raises(ValueError, match="max_rows must be an integer of at least 100"):
+        compare_versions("binary", a, a, max_rows=10)
