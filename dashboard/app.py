@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import data, runtime
 
-PAGES = Path(__file__).with_name("pages")
+PAGES = Path(__file__).with_name("views")
 
 st.set_page_config(page_title="Vigil", page_icon=":material/monitoring:", layout="wide")
 

@@ -311,7 +311,7 @@ def download(container: Any, frame: pd.DataFrame, file_name: str, key: str) -> N
 def pickers(models: list[dict[str, Any]], prefix: str) -> tuple[str, str | None, str, str]:
     """Model, version (None for all), range label and window choice at the top of a page."""
     names = [m["name"] for m in models]
-    cols = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
+    cols = st.columns([3, 3, 7, 4], vertical_alignment="bottom")
     name = cols[0].selectbox("Model", names, key=f"{prefix}_model")
     summary = next(m for m in models if m["name"] == name)
     choice = cols[1].selectbox(

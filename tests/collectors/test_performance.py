@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as sk
 
-from collectors import performance, window_parts
+from collectors import window_parts
 from collectors.ingest import IngestService
 from collectors.metrics_query import parse_metrics_query
 from collectors.performance import metric_rows, overall_metrics, worst_segments

@@ -46,8 +46,9 @@ def _views(store: Store, name: str, cache: PartCache | None) -> dict[str, Any]:
     return {
         "rows": metric_rows(con, model, T0, END, "1d", now=FAR_FUTURE, cache=cache),
         "overall": overall_metrics(con, model, T0, END, cache=cache),
-        "worst": worst_segments(con, model, T0, END, "accuracy", window="1d", cache=cache)
-        .to_dict("records")
+        "worst": worst_segments(con, model, T0, END, "accuracy", window="1d", cache=cache).to_dict(
+            "records"
+        )
         if model.task != "regression"
         else None,
     }
@@ -169,11 +170,15 @@ def test_overall_reuses_the_merge_of_settled_windows_and_stays_exact(
     ingest.predictions("binary", _late_records(DAYS, 30, "new"))  # the newest window only
     assert overall(cache) == pytest.approx(overall(None), rel=1e-12)
     assert merges == []  # the settled windows' merge was reused
-    old = store.cursor().execute(
-        f'SELECT event_id FROM "{model.table}" WHERE ts >= ? AND ts < ? AND label_ts IS NOT NULL '
-        "LIMIT 1",
-        [T0 + timedelta(days=2), T0 + timedelta(days=3)],  # inside the range, not its edges
-    ).fetchone()
+    old = (
+        store.cursor()
+        .execute(
+            f'SELECT event_id FROM "{model.table}" '
+            "WHERE ts >= ? AND ts < ? AND label_ts IS NOT NULL LIMIT 1",
+            [T0 + timedelta(days=2), T0 + timedelta(days=3)],  # inside the range, not its edges
+        )
+        .fetchone()
+    )
     assert old is not None
     ingest.labels("binary", [{"event_id": old[0], "label": 1}])  # a settled window changes
     assert overall(cache) == pytest.approx(overall(None), rel=1e-12)

@@ -2,7 +2,7 @@
 
 Data is loaded the real way (IngestService and the writer). The pages are reached through
 the entry script: `AppTest.from_file("dashboard/app.py").run()` registers the st.navigation
-pages, then `at.switch_page("pages/system.py").run()` opens another one. No GPU exists on
+pages, then `at.switch_page("views/system.py").run()` opens another one. No GPU exists on
 the test machine: the GPU rows written in `test_system_page_with_gpu_rows_shows_gpu_charts`
 are fixtures standing in for NVML samples.
 """
@@ -251,7 +251,7 @@ def test_empty_database_shows_getting_started(empty_db: Store) -> None:
 
 
 def test_getting_started_page_is_always_reachable(loaded: Loaded) -> None:
-    at = run_app("pages/getting_started.py")
+    at = run_app("views/getting_started.py")
     assert at.title[0].value == "Send your first predictions"
     assert not at.info  # models exist: no "empty database" note
 
@@ -266,7 +266,7 @@ def test_without_a_server_the_app_explains_how_to_start_it() -> None:
 
 
 def test_system_page_without_gpu_rows_says_no_gpu(loaded: Loaded) -> None:
-    at = run_app("pages/system.py")
+    at = run_app("views/system.py")
     assert at.title[0].value == "System"
     shown = metrics(at)
     assert shown["CPU"] == f"{loaded.latest_cpu:.1f} %"
@@ -296,7 +296,7 @@ def test_system_page_with_gpu_rows_shows_gpu_charts(loaded: Loaded) -> None:
         for k in range(10)
     ]
     loaded.writer.run(lambda con: write_samples(con, [], gpus))
-    at = run_app("pages/system.py")
+    at = run_app("views/system.py")
     assert not any("No GPU found" in i.value for i in at.info)
     titles = chart_titles(at)
     assert titles[4:] == ["GPU utilisation", "GPU memory used", "GPU temperature", "GPU power"]
@@ -306,7 +306,7 @@ def test_system_page_with_gpu_rows_shows_gpu_charts(loaded: Loaded) -> None:
 
 
 def test_system_range_picker_changes_the_bucket(loaded: Loaded) -> None:
-    at = run_app("pages/system.py")
+    at = run_app("views/system.py")
     assert any("per minute" in c.value for c in at.caption)
     cpu = json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]
     assert len(cpu["x"]) <= 61  # the last hour in 1-minute buckets
@@ -326,7 +326,7 @@ def test_reruns_reuse_query_cursors(loaded: Loaded) -> None:
     before = len(loaded.store._cursors)
     for _ in range(3):
         st.cache_data.clear()  # force the queries to run again
-        run_app("pages/system.py")
+        run_app("views/system.py")
     assert len(loaded.store._cursors) == before
 
 

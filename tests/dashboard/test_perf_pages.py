@@ -38,8 +38,8 @@ from tests.dashboard.test_pages import (
     prediction_records,
 )
 
-PERFORMANCE = "pages/performance.py"
-LATENCY = "pages/latency.py"
+PERFORMANCE = "views/performance.py"
+LATENCY = "views/latency.py"
 OBJECTIVES = ("accuracy >= 0.99", "latency_p95_ms <= 1000")
 
 

@@ -1,4 +1,4 @@
-"""A real headless Chromium opens the Overview of a running demo server."""
+"""A real headless Chromium opens the Overview and a bookmarked page of a running demo."""
 
 from __future__ import annotations
 
@@ -28,6 +28,18 @@ def test_overview_of_the_demo_renders_a_plotly_chart(tmp_path: Path) -> None:
         assert _wait_for_demo(server) > 80_000
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
+            # First, before any session opened "/": a bookmarked page URL must still run
+            # through the app's navigation (titled sidebar, wide layout). With the views in
+            # a `pages/` folder Streamlit ran the bare script, with file names in the sidebar.
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server.url + "/performance", wait_until="domcontentloaded")
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            page.wait_for_timeout(1000)
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Latency & traffic" in nav and "Get started" in nav, nav
+            assert "getting started" not in nav
+            assert page.locator('[data-testid="stMetric"]').count() >= 6  # coverage + 5 KPIs
+            page.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server.url + "/", wait_until="domcontentloaded")
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)

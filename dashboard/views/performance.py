@@ -12,7 +12,7 @@ import streamlit as st
 from collectors.performance_view import PerformanceView
 from dashboard import data, perf_data, perf_figures
 from dashboard import format as fmt
-from dashboard.pages import getting_started
+from dashboard.views import getting_started
 from monitoring.metrics import METRICS_BY_TASK, residuals
 from monitoring.slo import Objective
 

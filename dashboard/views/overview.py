@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data, figures
 from dashboard import format as fmt
-from dashboard.pages import getting_started
+from dashboard.views import getting_started
 
 NO_HOST_SAMPLES = "No host samples in this range<br>(the server records them while it runs)"
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data, figures, latency_data, perf_data, perf_figures
 from dashboard import format as fmt
-from dashboard.pages import getting_started
+from dashboard.views import getting_started
 
 TABLE_COLUMNS = [
     "window_start",
