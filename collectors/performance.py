@@ -47,7 +47,7 @@ LATENCY_KEYS = (
 )
 TAIL_KEYS = (*LATENCY_KEYS, "throughput_per_min", "label_delay_p50_h", "label_delay_p90_h")
 NO_LABELS = {"labeled": 0, "label_delay_p50_h": None, "label_delay_p90_h": None}
-Metrics = dict[str, float | None]
+Metrics = dict[str, Any]  # floats or None; multiclass adds recall_by_class {class: float | None}
 Confusion = dict[tuple[str, str], int]
 Scope = tuple[datetime, datetime, str | None, str | None, Segment | None]
 
@@ -165,6 +165,8 @@ def _overall(model: ModelInfo, merged: dict[str, Any]) -> Metrics:
     out["label_coverage"] = labeled / count if count else None
     out |= {name: _number(merged.get(name)) for name in METRICS_BY_TASK[model.task]}
     out |= {name: _number(merged[name]) for name in TAIL_KEYS if name in merged}
+    if model.task == "multiclass":
+        out["recall_by_class"] = dict(merged.get("recall_by_class") or {})
     return out
 
 
@@ -187,6 +189,8 @@ def _row(model: ModelInfo, record: dict[str, Any], threshold: float) -> dict[str
     }
     for name in (*METRICS_BY_TASK[model.task], *TAIL_KEYS):
         row[name] = _number(record.get(name))
+    if model.task == "multiclass":
+        row["recall_by_class"] = dict(record.get("recall_by_class") or {})
     return row
 
 

@@ -294,7 +294,13 @@ def count_metrics(model: ModelInfo, confusion: Mapping[tuple[str, str], int]) ->
     matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
     for (label, prediction), n in confusion.items():
         matrix[index[label], index[prediction]] += n
-    return multiclass_count_metrics(matrix)
+    support = matrix.sum(axis=1)
+    # None for a class that never occurs as a label (it is only predicted).
+    by_class = {
+        c: (int(matrix[i, i]) / int(support[i]) if support[i] else None)
+        for i, c in enumerate(classes)
+    }
+    return {**multiclass_count_metrics(matrix), "recall_by_class": by_class}
 
 
 def positive(model: ModelInfo) -> str:

@@ -114,6 +114,9 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if not frame.empty:
         frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
+    if "recall_by_class" in frame.columns:  # multiclass: one column per class, CSV-friendly
+        per_class = pd.DataFrame(list(frame.pop("recall_by_class")), index=frame.index)
+        frame = frame.join(per_class.sort_index(axis=1).add_prefix("recall "))
     return frame
 
 

@@ -271,6 +271,25 @@ def calibration(df: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def class_recall(recalls: dict[str, float | None]) -> go.Figure:
+    """Recall of each class over the range (classes never labelled are left out)."""
+    title = "Recall per class"
+    known = {c: r for c, r in recalls.items() if r is not None}
+    if not known:
+        return figures.empty_figure(title, NO_LABELS)
+    names = [fmt.plotly_text(c) for c in known]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=list(known.values()),
+            marker_color=FINAL_COLOR,
+            hovertemplate="%{x}: %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(range=[0, 1])
+    return _style(fig, title, "Recall", "True class")
+
+
 def residual_histogram(values: np.ndarray) -> go.Figure:
     """Distribution of residuals (label - prediction)."""
     title = "Residuals (label - prediction)"

@@ -180,6 +180,9 @@ def diagnostics(
     show(left, perf_figures.confusion_heatmap(view.classes, view.confusion), "perf_confusion")
     if view.calibration is not None:
         show(right, perf_figures.calibration(view.calibration), "perf_calibration")
+    elif "recall_by_class" in view.overall:
+        recalls = view.overall["recall_by_class"]
+        show(right, perf_figures.class_recall(recalls), "perf_class_recall")
 
 
 def worst_section(

@@ -113,8 +113,20 @@ def test_every_metric_per_window_equals_sklearn(
             "provisional",
             *METRICS_BY_TASK[task],
             *TAIL,
+            *(["recall_by_class"] if task == "multiclass" else []),
         ]
         assert row["count"] == len(part) and row["labeled"] == len(labelled)
+        if task == "multiclass":
+            classes = sorted(set(labelled["label"]) | set(labelled["prediction"]))
+            recall = sk.recall_score(
+                labelled["label"], labelled["prediction"], labels=classes, average=None
+            )
+            present = set(labelled["label"])
+            want = {
+                c: (close(r) if c in present else None)
+                for c, r in zip(classes, recall, strict=True)
+            }
+            assert row["recall_by_class"] == want
         assert row["label_coverage"] == close(len(labelled) / len(part))
         for name, value in expected_metrics(task, labelled).items():
             assert row[name] == close(value), (row["window_start"], name)

@@ -125,3 +125,23 @@ def test_latency_figures() -> None:
 )
 def test_metric_label(metric: str, label: str) -> None:
     assert perf_figures.metric_label(metric) == label
+
+
+def test_class_recall_bars_skip_unlabelled_classes_and_escape_names() -> None:
+    fig = perf_figures.class_recall({"<i>cat</i>": 0.5, "dog": 0.75, "never": None})
+    assert list(fig.data[0].x) == ["&lt;i&gt;cat&lt;/i&gt;", "dog"]
+    assert list(fig.data[0].y) == [0.5, 0.75]
+    assert message(perf_figures.class_recall({"x": None})) == perf_figures.NO_LABELS
+
+
+def test_rows_frame_spreads_recall_by_class_into_columns() -> None:
+    from dashboard.perf_data import rows_frame
+
+    frame = rows_frame(
+        [
+            {"window_start": "2026-11-01T00:00:00+00:00", "recall_by_class": {"b": 0.5, "a": 1}},
+            {"window_start": "2026-11-02T00:00:00+00:00", "recall_by_class": {"a": None}},
+        ]
+    )
+    assert list(frame.columns) == ["window_start", "recall a", "recall b"]
+    assert frame["recall b"].tolist()[0] == 0.5 and pd.isna(frame["recall b"].tolist()[1])
