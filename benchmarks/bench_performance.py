@@ -35,7 +35,7 @@ from typing import Any
 
 import duckdb
 
-from collectors.performance import metric_rows, overall_metrics, worst_segments
+from collectors.performance import metric_rows, overall_metrics
 from collectors.performance_view import compare, performance_view
 from collectors.records import label_batch, prediction_batch
 from collectors.window_parts import PartCache
@@ -121,11 +121,10 @@ def joined_hand_query(table: str, model_id: int, bucket: str) -> str:
 def performance_page(
     con: duckdb.DuckDBPyConnection, model: ModelInfo, cache: PartCache
 ) -> dict[str, Any]:
-    """Everything the Performance page computes on load, as dashboard/perf_data calls it:
-    the view (metric rows, KPI tiles, confusion, calibration) and worst segments."""
+    """Everything the Performance page computes on load, as dashboard/perf_data calls it: one
+    view (metric rows, KPI tiles, confusion, calibration, worst segments by accuracy)."""
     return {
-        "view": performance_view(con, model, START, END, "1d", cache=cache),
-        "worst": worst_segments(con, model, START, END, "accuracy", window="1d", cache=cache),
+        "view": performance_view(con, model, START, END, "1d", cache=cache, worst_metric="accuracy")
     }
 
 

@@ -217,9 +217,28 @@ def worst_segments(
     cache they are shared with the page's other views.
     """
     _check_rankable(model, metric)
-    columns = ["dimension", "value", "count", "labeled", metric, "overall", "gap"]
     window = choose_window(start, end) if window is None else check_window(window)
     parts = window_parts(con, model, start, end, window, version, segments=True, cache=cache)
+    return rank_segments(
+        con, model, start, end, metric, parts, version, min_count, limit, values_per_dimension
+    )
+
+
+def rank_segments(
+    con: duckdb.DuckDBPyConnection,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    metric: str,
+    parts: Mapping[int, WindowPart],
+    version: str | None = None,
+    min_count: int = 30,
+    limit: int = 10,
+    values_per_dimension: int = 50,
+) -> pd.DataFrame:
+    """worst_segments from window parts computed with segments=True."""
+    _check_rankable(model, metric)
+    columns = ["dimension", "value", "count", "labeled", metric, "overall", "gap"]
     summary = _segment_totals(parts)
     summary = summary[summary["labeled"] >= min_count]
     summary = summary.sort_values(["count", "dimension", "value"], ascending=[False, True, True])

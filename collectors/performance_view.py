@@ -15,6 +15,7 @@ from collectors.performance import (
     check_coverage,
     overall_from_parts,
     overall_metrics,
+    rank_segments,
     rows_from_parts,
     total_confusion,
 )
@@ -35,6 +36,7 @@ class PerformanceView:
     classes: list[str]  # classification: the confusion matrix's classes, sorted
     confusion: np.ndarray  # counts[i, j]: true class i predicted as j
     calibration: pd.DataFrame | None  # binary models only
+    worst: pd.DataFrame | None = None  # worst segments by worst_metric, when asked for
 
 
 def performance_view(
@@ -49,12 +51,14 @@ def performance_view(
     *,
     cache: PartCache | None = None,
     now: datetime | None = None,
+    worst_metric: str | None = None,
 ) -> PerformanceView:
     """Everything the page shows above the segment table, from one window_parts call.
 
     Without a segment the parts also count segments, so worst_segments on the same cache
     reuses them. A regression model's overall metrics (which do not add up across windows)
-    come from overall_metrics over the range.
+    come from overall_metrics over the range. worst_metric (without a segment) also ranks
+    the worst segments by that metric, from the same parts.
     """
     check_coverage(provisional_coverage)
     window = check_window(window)
@@ -62,9 +66,13 @@ def performance_view(
         con, model, start, end, window, version, segment, segments=segment is None, cache=cache
     )
     rows = rows_from_parts(model, parts, start, end, window, provisional_coverage, now)
+    worst = None
+    if worst_metric is not None and segment is None:
+        worst = rank_segments(con, model, start, end, worst_metric, parts, version)
     if model.task == "regression":
         overall = overall_metrics(con, model, start, end, version, segment, cache=cache)
-        return PerformanceView(rows, overall, [], np.zeros((0, 0), dtype=np.int64), None)
+        empty = np.zeros((0, 0), dtype=np.int64)
+        return PerformanceView(rows, overall, [], empty, None, worst)
     cells = total_confusion(parts)
     classes = sorted({c for pair in cells for c in pair})
     index = {c: i for i, c in enumerate(classes)}
@@ -75,7 +83,7 @@ def performance_view(
     if model.task == "binary":
         curve = calibration([p.scores for p in parts.values() if p.scores is not None])
     overall = overall_from_parts(model, parts, cache)
-    return PerformanceView(rows, overall, classes, counts, curve)
+    return PerformanceView(rows, overall, classes, counts, curve, worst)
 
 
 def compare(

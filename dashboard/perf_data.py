@@ -130,6 +130,7 @@ def _view(
     version: str | None,
     segment: Segment | None,
     coverage: float,
+    worst_metric: str,
 ) -> PerformanceView:
     with data.connection() as con:
         return performance_view(
@@ -142,6 +143,7 @@ def _view(
             segment,
             coverage,
             cache=parts_cache(),
+            worst_metric=worst_metric,
         )
 
 
@@ -152,10 +154,14 @@ def view(
     window: str,
     version: str | None,
     segment: Segment | None,
+    worst_metric: str,
 ) -> PerformanceView:
-    """The page's metric rows, whole-range metrics, confusion counts and calibration."""
+    """The page's metric rows, whole-range metrics, confusion counts, calibration and (without
+    a segment) worst segments by worst_metric, from one pass over the window parts."""
     coverage = model_settings(name).provisional_coverage
-    return _view(data.store_key(), name, start, end, window, version, segment, coverage)
+    return _view(
+        data.store_key(), name, start, end, window, version, segment, coverage, worst_metric
+    )
 
 
 def objectives_table(name: str, start: datetime, end: datetime, window: str) -> pd.DataFrame:
@@ -234,29 +240,6 @@ def _values(store: str, name: str, start: datetime, end: datetime, dimension: st
 def segment_values(name: str, start: datetime, end: datetime, dimension: str) -> list[str]:
     """A dimension's most frequent values in the range."""
     return _values(data.store_key(), name, start, end, dimension)
-
-
-@st.cache_data(ttl=data.TTL_S, show_spinner=False)
-def _worst(
-    store: str,
-    name: str,
-    start: datetime,
-    end: datetime,
-    window: str,
-    metric: str,
-    version: str | None,
-) -> pd.DataFrame:
-    with data.connection() as con:
-        return performance.worst_segments(
-            con, data.model(name), start, end, metric, version, window=window, cache=parts_cache()
-        )
-
-
-def worst_segments(
-    name: str, start: datetime, end: datetime, window: str, metric: str, version: str | None
-) -> pd.DataFrame:
-    """Segments whose metric falls furthest below the whole range's."""
-    return _worst(data.store_key(), name, start, end, window, metric, version)
 
 
 def rankable(task: str) -> list[str]:

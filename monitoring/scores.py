@@ -72,27 +72,50 @@ def score_metrics(sorted_rows: SortedScores) -> dict[str, float | None]:
     n = sorted_rows.rows
     if n == 0:
         return dict.fromkeys(SCORE_METRICS)
-    below = np.searchsorted(neg, pos, side="left")  # negatives scored under each positive
+    below, ties = _placements(pos, neg)
     return {
-        "roc_auc": _roc_auc(pos, neg, below) if len(pos) and len(neg) else None,
+        "roc_auc": _roc_auc(pos, neg, below, ties) if len(pos) and len(neg) else None,
         "pr_auc": _average_precision(pos, neg, below) if len(pos) else None,
         "log_loss": sorted_rows.log_loss_sum / n,
         "brier": sorted_rows.brier_sum / n,
     }
 
 
-def _roc_auc(pos: FloatArray, neg: FloatArray, below: npt.NDArray[np.intp]) -> float:
-    # Pairs ordered right count 1, tied pairs 1/2; ties are rare, so they are counted only
-    # for the positives that have a negative of equal score.
-    tied = below < len(neg)
-    tied[tied] = neg[below[tied]] == pos[tied]
-    ties = np.searchsorted(neg, pos[tied], side="right") - below[tied]
-    # Integer sums are exact; the one division is the only rounding.
+def _placements(
+    pos: FloatArray, neg: FloatArray
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For each positive: the negatives scored below it, and those scored the same.
+
+    One binary search per positive over the distinct negative scores (fewer than the
+    negatives when scores repeat), then counts from where each distinct score starts.
+    """
+    if len(neg) == 0:
+        zeros = np.zeros(len(pos), dtype=np.int64)
+        return zeros, zeros
+    starts = np.flatnonzero(np.r_[True, neg[1:] != neg[:-1]])
+    bounds = np.r_[starts, len(neg)]  # bounds[k]: negatives below the k-th distinct score
+    j = np.searchsorted(neg[starts], pos, side="left")
+    below = bounds[j]
+    hit = j < len(starts)
+    hit[hit] = neg[starts[j[hit]]] == pos[hit]
+    ties = np.zeros(len(pos), dtype=np.int64)
+    ties[hit] = bounds[j[hit] + 1] - bounds[j[hit]]
+    return below, ties
+
+
+def _roc_auc(
+    pos: FloatArray,
+    neg: FloatArray,
+    below: npt.NDArray[np.int64],
+    ties: npt.NDArray[np.int64],
+) -> float:
+    # Pairs ordered right count 1, tied pairs 1/2. Integer sums are exact; the one division
+    # is the only rounding.
     twice = 2 * int(np.sum(below, dtype=np.int64)) + int(np.sum(ties, dtype=np.int64))
     return twice / 2 / (len(pos) * len(neg))
 
 
-def _average_precision(pos: FloatArray, neg: FloatArray, below: npt.NDArray[np.intp]) -> float:
+def _average_precision(pos: FloatArray, neg: FloatArray, below: npt.NDArray[np.int64]) -> float:
     # Each distinct positive score t is a threshold where recall rises by the positives at t.
     first = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])
     counts = np.diff(np.r_[first, len(pos)])

@@ -185,21 +185,17 @@ def diagnostics(
         show(right, perf_figures.class_recall(recalls), "perf_class_recall")
 
 
-def worst_section(
-    name: str,
-    task: str,
-    start: datetime,
-    end: datetime,
-    window: str,
-    metric: str,
-    version: str | None,
-) -> None:
-    """Segments whose metric falls furthest below the whole range's."""
+def worst_metric(name: str, task: str) -> str:
+    """The metric the worst-segments table ranks by: the chosen chart metric if rankable."""
     rankable = perf_data.rankable(task)
-    metric = metric if metric in rankable else rankable[0]
+    chosen = st.session_state.get(f"perf_metric_{name}", METRICS_BY_TASK[task][0])
+    return str(chosen) if chosen in rankable else rankable[0]
+
+
+def worst_section(name: str, metric: str, table: pd.DataFrame | None) -> None:
+    """Segments whose metric falls furthest below the whole range's."""
     st.subheader(f"Worst segments by {perf_figures.metric_label(metric)}")
-    table = perf_data.worst_segments(name, start, end, window, metric, version)
-    if table.empty:
+    if table is None or table.empty:
         st.info(
             "No segment has enough labelled predictions (30) to rank: segments come from "
             "tags and categorical features."
@@ -238,7 +234,8 @@ def body(
 ) -> None:
     """Everything below the pickers."""
     task = summary["task"]
-    view = perf_data.view(name, start, end, window, version, segment)
+    ranked_by = worst_metric(name, task)
+    view = perf_data.view(name, start, end, window, version, segment, ranked_by)
     overall, rows = view.overall, perf_data.rows_frame(view.rows)
     if not overall.get("labeled"):
         st.info(NO_LABELS)
@@ -248,11 +245,11 @@ def body(
     kpi_tiles(name, task, overall, version)
     objectives_section(name, start, end, window)
     st.subheader("Over time")
-    metric = over_time(name, task, rows, window, version)
+    over_time(name, task, rows, window, version)
     st.subheader("Diagnostics")
     diagnostics(name, view, start, end, version, segment)
     if segment is None:
-        worst_section(name, task, start, end, window, metric, version)
+        worst_section(name, ranked_by, view.worst)
 
 
 def comparison_section(name: str, range_label: str) -> None:

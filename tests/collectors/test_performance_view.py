@@ -88,3 +88,20 @@ def test_compare_samples_many_rows_and_says_so(ingest: IngestService, store: Sto
     v1 = rows[rows["version"] == "1"]
     assert got["accuracy"].a == pytest.approx(sk.accuracy_score(v1["label"], v1["prediction"]))
     assert "m-out-of-n: 300-row subsamples, rescaled" in got["accuracy"].method
+
+
+def test_view_ranks_worst_segments_like_worst_segments(
+    ingest: IngestService, store: Store
+) -> None:
+    from collectors.performance import worst_segments
+
+    model, _ = load(ingest, "binary")
+    con, cache = store.cursor(), PartCache()
+    view = performance_view(con, model, T0, END, "1d", cache=cache, worst_metric="recall")
+    assert view.worst is not None and not view.worst.empty
+    want = worst_segments(con, model, T0, END, "recall", window="1d")
+    assert view.worst.to_dict("records") == want.to_dict("records")
+    segmented = performance_view(
+        con, model, T0, END, "1d", segment=("region", "north"), worst_metric="recall"
+    )
+    assert segmented.worst is None  # a segment's own segments are not ranked
