@@ -90,9 +90,7 @@ def test_compare_samples_many_rows_and_says_so(ingest: IngestService, store: Sto
     assert "m-out-of-n: 300-row subsamples, rescaled" in got["accuracy"].method
 
 
-def test_view_ranks_worst_segments_like_worst_segments(
-    ingest: IngestService, store: Store
-) -> None:
+def test_view_ranks_worst_segments_like_worst_segments(ingest: IngestService, store: Store) -> None:
     from collectors.performance import worst_segments
 
     model, _ = load(ingest, "binary")
