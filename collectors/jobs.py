@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from collectors.alerting import Alerting
 from collectors.ingest import IngestService
 from collectors.settings import Settings
 from collectors.spool import SpoolWatcher
@@ -18,6 +19,7 @@ from storage.system import apply_retention, rollup, write_samples
 
 log = logging.getLogger(__name__)
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+DELIVERY_INTERVAL_S = 5.0  # how often queued alert notifications are looked at
 
 
 class SystemJob:
@@ -84,6 +86,7 @@ def build_scheduler(
     ingest: IngestService,
     system_job: SystemJob,
     spool: SpoolWatcher,
+    alerting: Alerting | None = None,
 ) -> BackgroundScheduler:
     """A scheduler with every job added (not started)."""
     scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
@@ -110,4 +113,33 @@ def build_scheduler(
         id="maintenance",
         replace_existing=True,
     )
+    if alerting is not None:
+        scheduler.add_job(
+            _logged(alerting.evaluate, "alert evaluation"),
+            "interval",
+            seconds=settings.alerting.evaluation_interval_s,
+            id="alerts-evaluate",
+            replace_existing=True,
+        )
+        scheduler.add_job(
+            _logged(alerting.deliver, "alert delivery"),
+            "interval",
+            seconds=DELIVERY_INTERVAL_S,
+            id="alerts-deliver",
+            replace_existing=True,
+        )
     return scheduler
+
+
+def _logged(job: Callable[[], object], what: str) -> Callable[[], None]:
+    """A job whose failure is logged and retried at its next run, not lost in the scheduler."""
+
+    def run() -> None:
+        try:
+            job()
+        except WriteQueueFullError:
+            log.warning("%s skipped: the write queue is full; it runs again shortly", what)
+        except Exception:
+            log.exception("%s failed; it runs again at its next interval", what)
+
+    return run

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from collectors.alert_settings import AlertSettings, AlertSettingsError, parse_alerting
 from monitoring.slo import DEFAULT_OBJECTIVE_TARGET, Objective, parse_objective
 from storage.identifiers import check_model_name
 
@@ -44,6 +45,7 @@ class Settings:
     write_queue_size: int = 64
     dashboard_refresh_s: float = 5.0
     models: dict[str, ModelSettings] = field(default_factory=dict, hash=False)
+    alerting: AlertSettings = field(default_factory=AlertSettings, hash=False)
 
     def model(self, name: str) -> ModelSettings:
         """A model's settings; defaults for a model the config does not name."""
@@ -64,8 +66,9 @@ ENV_VARS = {
     "VIGIL_HOST": "host",
     "VIGIL_PORT": "port",
 }
+TABLES = ("server", "models", "alerts", "channels", "rules")  # the config file's tables
 # Flat settings, the ones [server], the environment and flags may set.
-_TYPES = {f.name: f.type for f in fields(Settings) if f.name != "models"}
+_TYPES = {f.name: f.type for f in fields(Settings) if f.name not in ("models", "alerting")}
 _MODEL_KEYS = tuple(f.name for f in fields(ModelSettings))
 
 
@@ -212,6 +215,16 @@ def load_settings(
             values[key] = _coerce(key, value)
         values["models"] = _model_settings(data.get("models", {}), config)
     env = os.environ if env is None else env
+    if config is not None:
+        unknown = sorted(set(data) - set(TABLES))
+        if unknown:
+            raise SettingsError(
+                f"unknown table [{unknown[0]}] in {config}; known: {', '.join(TABLES)}"
+            )
+        try:
+            values["alerting"] = parse_alerting(data, Path(config), env)
+        except AlertSettingsError as exc:
+            raise SettingsError(str(exc)) from None
     for var, name in ENV_VARS.items():
         if env.get(var):
             values[name] = _coerce(name, env[var])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from collectors.alerting import Alerting
 from collectors.settings import Settings
 from collectors.window_parts import PartCache
 from storage import Store
@@ -17,6 +18,7 @@ class Runtime:
     store: Store
     settings: Settings
     parts: PartCache = field(default_factory=PartCache)
+    alerting: Alerting | None = None  # rule evaluation and delivery, for the Alerts page
 
 
 _current: Runtime | None = None

@@ -15,6 +15,9 @@ from typing import Any
 
 import streamlit as st
 
+from collectors.alert_api import alert_routes
+from collectors.alert_settings import AlertSettingsError, check_rule_models
+from collectors.alerting import Alerting
 from collectors.http_api import ApiContext, api_routes
 from collectors.ingest import IngestService
 from collectors.jobs import SystemJob, build_scheduler
@@ -25,6 +28,7 @@ from collectors.system import default_sampler
 from collectors.window_parts import PartCache
 from dashboard.runtime import Runtime, set_runtime
 from storage import SchemaTooNewError, Store, StoreLockedError, Writer
+from storage.models import list_models
 from storage.tokens import hash_token, new_token, store_token, token_hashes
 
 log = logging.getLogger("vigil.server")
@@ -70,7 +74,14 @@ def open_services(settings: Settings) -> Services:
     writer = Writer(store, max_queue=settings.write_queue_size)
     ingest = IngestService(store, writer, ServerMetrics())
     hashes, created = resolve_tokens(settings, store, writer)
-    return Services(settings, store, writer, ingest, hashes, created)
+    services = Services(settings, store, writer, ingest, hashes, created)
+    known = {m.name for m in list_models(store.cursor())} | set(settings.models)
+    try:
+        check_rule_models(settings.alerting.rules, known)
+    except AlertSettingsError:
+        shutdown(services)
+        raise
+    return services
 
 
 def build_app(services: Services) -> Any:
@@ -78,8 +89,14 @@ def build_app(services: Services) -> Any:
     settings = services.settings
     system_job = SystemJob(default_sampler(settings.data_dir), services.ingest)
     spool = SpoolWatcher(settings.spool_dir, services.ingest)
-    scheduler = build_scheduler(settings, services.ingest, system_job, spool)
     parts = PartCache()  # the API and the pages share computed window parts
+    alerting = Alerting(
+        services.ingest,
+        settings.alerting,
+        lambda model: settings.model(model).provisional_coverage,
+        cache=parts,
+    )
+    scheduler = build_scheduler(settings, services.ingest, system_job, spool, alerting)
     ctx = ApiContext(
         ingest=services.ingest,
         version=vigil_version(),
@@ -92,7 +109,7 @@ def build_app(services: Services) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-        set_runtime(Runtime(services.store, settings, parts))
+        set_runtime(Runtime(services.store, settings, parts, alerting))
         scheduler.start()
         stoppers = [start() for start in services.background]
         log.info("vigil started: db=%s", settings.db)
@@ -104,7 +121,8 @@ def build_app(services: Services) -> Any:
             scheduler.shutdown(wait=True)
             shutdown(services)
 
-    return st.App(str(APP_SCRIPT), lifespan=lifespan, routes=api_routes(ctx))
+    routes = [*api_routes(ctx), *alert_routes(ctx, alerting)]
+    return st.App(str(APP_SCRIPT), lifespan=lifespan, routes=routes)
 
 
 def shutdown(services: Services) -> None:
@@ -161,7 +179,7 @@ def run_server(settings: Settings, prepare: Callable[[Services], None] | None = 
     """Open everything, serve until SIGTERM/SIGINT, then shut down cleanly; the exit code."""
     try:
         services = open_services(settings)
-    except (StoreLockedError, SchemaTooNewError) as exc:
+    except (StoreLockedError, SchemaTooNewError, AlertSettingsError) as exc:
         print(f"vigil: {exc}", file=sys.stderr)
         return 2
     try:

@@ -31,7 +31,7 @@ def test_toml_server_table(tmp_path: Path) -> None:
     config = _toml(
         tmp_path,
         '[server]\nport = 9000\nhost = "0.0.0.0"\ndb = "/data/v.duckdb"\n'
-        "raw_retention_days = 2\napi_token_hashes = ['abc']\n\n[other]\nx = 1\n",
+        "raw_retention_days = 2\napi_token_hashes = ['abc']\n",
     )
     settings = load_settings(config, env={})
     assert settings.port == 9000
@@ -40,6 +40,13 @@ def test_toml_server_table(tmp_path: Path) -> None:
     assert settings.raw_retention_days == 2.0
     assert isinstance(settings.raw_retention_days, float)
     assert settings.api_token_hashes == ("abc",)
+
+
+def test_an_unknown_table_is_refused_naming_the_known_ones(tmp_path: Path) -> None:
+    # A typo such as [rule.x] for [rules.x] must not pass silently.
+    config = _toml(tmp_path, "[rule.latency]\nmetric = 'count'\n")
+    with pytest.raises(SettingsError, match=r"unknown table \[rule\] .*known: server, models"):
+        load_settings(config, env={})
 
 
 def test_environment_overrides_the_file(tmp_path: Path) -> None:
