@@ -121,10 +121,7 @@ class Alerting:
             store_alerts.add_transitions(
                 wcon, [_transition_row(t, silences, rules) for t in transitions]
             )
-            for row in outbox:
-                # An undelivered notification of the alert's previous state is moot now.
-                store_alerts.supersede(wcon, row["rule"], row["model"], row["status"], now)
-            store_alerts.enqueue(wcon, outbox)
+            store_alerts.enqueue(wcon, _unblipped(wcon, outbox, now))
             store_alerts.delete_instances(wcon, live)
 
         self.ingest.writer.run(write)
@@ -260,6 +257,27 @@ def _targets(rule: AlertRule, models: Mapping[str, Any]) -> Iterable[str | None]
     if rule.model is not None:
         return [rule.model]
     return sorted(models)
+
+
+def _unblipped(con: Any, outbox: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """The rows to queue, once undelivered notifications of each alert's previous state are
+    superseded. A resolution whose firing never went out on a channel is not sent there
+    either: an alert that cleared within group_wait (or while its receiver was down) never
+    reached that receiver, so there is nothing to resolve."""
+    waiting = store_alerts.outbox(con)
+    unsent = {
+        (r["rule"], r["model"], r["channel"])
+        for r in waiting.to_dict("records")
+        if r["status"] == "firing"
+    }
+    keep = [
+        row
+        for row in outbox
+        if row["status"] != "resolved" or (row["rule"], row["model"], row["channel"]) not in unsent
+    ]
+    for rule, model, status in {(r["rule"], r["model"], r["status"]) for r in outbox}:
+        store_alerts.supersede(con, rule, model, status, now)
+    return keep
 
 
 def _transition_row(

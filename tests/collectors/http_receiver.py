@@ -36,6 +36,7 @@ class Request:
     headers: dict[str, str]
     body: Any
     status: int  # 0: hung up without answering
+    raw: bytes = b""  # the body's bytes as received (to verify signatures)
 
 
 class Receiver:
@@ -95,16 +96,17 @@ class Receiver:
                 pass
 
             def _handle(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                body = json.loads(raw)
                 answer = receiver._next_answer(self.path)
                 status = 0 if answer.hang_up else answer.status
-                request = Request(self.command, self.path, dict(self.headers), body, status)
+                request = Request(self.command, self.path, dict(self.headers), body, status, raw)
                 with receiver._lock:
                     receiver.requests.append(request)
                 if answer.hang_up:
                     self.close_connection = True
                     return
-                n = len(body.get("records", []))
+                n = len(body.get("records", [])) if isinstance(body, dict) else 0
                 payload = json.dumps(answer.body or {"accepted": n, "duplicates": 0}).encode()
                 self.send_response(answer.status)
                 for name, value in answer.headers.items():
