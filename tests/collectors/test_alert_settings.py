@@ -106,5 +106,5 @@ def test_mistakes_are_refused_with_a_message_naming_them(
 def test_a_rule_on_an_unknown_model_is_refused_at_start(tmp_path: Path) -> None:
     rules = load_settings(_config(tmp_path), env=ENV).alerting.rules
     check_rule_models(rules, {"churn"})
-    with pytest.raises(AlertSettingsError, match="names model 'churn'.*known models: fraud"):
+    with pytest.raises(AlertSettingsError, match=r"names model 'churn'.*known models: fraud"):
         check_rule_models(rules, {"fraud"})
