@@ -103,7 +103,8 @@ def check_rule_models(rules: Collection[AlertRule], known: Collection[str]) -> N
             names = ", ".join(sorted(known)) or "none yet"
             raise AlertSettingsError(
                 f"rule {rule.name!r} names model {rule.model!r}, which is neither registered "
-                f"nor configured under [models]; known models: {names}"
+                f"nor configured under [models]; known models: {names}. Fix the name, or "
+                f"declare a model that is not registered yet with a [models.{rule.model}] table"
             )
 
 
