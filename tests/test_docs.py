@@ -56,6 +56,25 @@ def test_every_route_is_documented() -> None:
             assert f"`{method} {route.path}`" in README, f"{method} {route.path} undocumented"
 
 
+def test_every_alert_route_and_setting_is_documented() -> None:
+    from collectors.alert_api import alert_routes
+    from collectors.alert_settings import _EMAIL_KEYS, _WEBHOOK_KEYS, ALERT_KEYS
+    from monitoring.alert_rules import RULE_KEYS, known_metrics
+
+    for route in alert_routes(None, None):  # type: ignore[arg-type]
+        for method in sorted(route.methods or []):
+            if method != "HEAD":
+                assert f"`{method} {route.path}" in README, f"{method} {route.path} undocumented"
+    for key in ALERT_KEYS:
+        assert f"| `{key}` |" in README, f"README's [alerts] table lacks `{key}`"
+    for key in {*_EMAIL_KEYS, *_WEBHOOK_KEYS, *RULE_KEYS} - {"type"}:
+        assert f"`{key}`" in README, f"README does not document the key `{key}`"
+    for metric in known_metrics():
+        if metric.startswith(("precision_", "recall_", "f1_")) or metric in ("mae", "rmse"):
+            continue  # named together in the Metrics API section
+        assert f"`{metric}`" in README, f"README does not name the alert metric `{metric}`"
+
+
 def test_every_make_target_is_documented() -> None:
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     targets = re.findall(r"^([a-z]+):.*## ", makefile, flags=re.M)
