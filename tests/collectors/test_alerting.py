@@ -274,3 +274,75 @@ def test_email_channel_delivers_through_a_real_smtp_server(
     assert "latency_p95_ms" in text and "https://vigil.example.com/alerts" in text
     alerting.send_test("oncall")
     assert len(received) == 2 and "vigil_test_notification" in received[1]["Subject"]
+
+
+def test_label_based_rules_wait_for_labels_unless_told_otherwise(
+    ingest: IngestService, store: Store
+) -> None:
+    from collectors.alert_metrics import model_value
+    from storage.models import get_model
+
+    load(ingest, "binary", label_share=0.3)  # every window provisional at coverage 0.8
+    model = get_model(store.cursor(), "binary")
+    assert model is not None
+    table = {"metric": "accuracy", "condition": "< 0.99", "window": "1d"}
+    strict = parse_rule("acc", table, models=None, channels=())
+    lenient = parse_rule("acc", {**table, "include_provisional": True}, models=None, channels=())
+    assert model_value(store.cursor(), strict, model, NOW, provisional_coverage=0.8) is None
+    value = model_value(store.cursor(), lenient, model, NOW, provisional_coverage=0.8)
+    assert value is not None and 0 < value < 1
+    assert model_value(store.cursor(), strict, model, NOW, provisional_coverage=0.2) == value
+    few = parse_rule("acc", {**table, "min_count": 10**6}, models=None, channels=())
+    assert model_value(store.cursor(), few, model, NOW, provisional_coverage=0.0) is None
+
+
+def test_system_rules_read_the_worst_host_over_the_window(
+    store: Store, ingest: IngestService
+) -> None:
+    from collectors.alert_metrics import system_value
+    from storage.system import write_samples
+
+    rows = [
+        {
+            "ts": NOW - timedelta(minutes=m),
+            "host": host,
+            "cpu_percent": cpu,
+            "disk_percent": 40.0,
+            "mem_used_bytes": 3 * 2**30,
+            "mem_available_bytes": 1 * 2**30,
+        }
+        for m in (1, 2, 3)
+        for host, cpu in (("a", 20.0), ("b", 80.0 + m))
+    ]
+    gpus = [
+        {
+            "ts": NOW - timedelta(minutes=1),
+            "host": "a",
+            "gpu_index": i,
+            "util_percent": u,
+            "mem_used_bytes": 2**30,
+            "mem_total_bytes": 4 * 2**30,
+        }
+        for i, u in ((0, 10.0), (1, 90.0))
+    ]
+    ingest.writer.run(lambda con: write_samples(con, rows, gpus))
+    con = store.cursor()
+
+    def value(metric: str) -> float | None:
+        rule = parse_rule(
+            "sys", {"metric": metric, "condition": "> 1", "window": "5m"}, models=None, channels=()
+        )
+        return system_value(con, rule, NOW)
+
+    assert value("cpu_percent") == pytest.approx(82.0)  # host b's mean over the window
+    assert value("memory_percent") == pytest.approx(75.0)
+    assert value("disk_percent") == pytest.approx(40.0)
+    assert value("gpu_util_percent") == pytest.approx(90.0)
+    assert value("gpu_memory_percent") == pytest.approx(25.0)
+    later = parse_rule(
+        "sys",
+        {"metric": "cpu_percent", "condition": "> 1", "window": "5m"},
+        models=None,
+        channels=(),
+    )
+    assert system_value(con, later, NOW + timedelta(hours=1)) is None  # no samples: no data
