@@ -1,4 +1,4 @@
-"""Alert rules: the metric catalogue, the rule type and parsing from TOML tables with clear errors.
+"""Alert rules: the rule type and its parsing from TOML tables, with clear errors.
 
 A rule says ``metric comparison threshold`` over a look-back ``window`` for one model (or every
 model, or the host for system metrics); the lifecycle (``monitoring.alert_lifecycle``) turns the
@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-from monitoring.metrics import METRICS_BY_TASK
-from monitoring.slo import LATENCY_METRICS
+from monitoring.alert_catalog import BOUNDS, METRICS, MetricScope
+from monitoring.alert_catalog import known_metrics as known_metrics  # re-exported
+from monitoring.alert_catalog import register_metric as register_metric  # re-exported
 
-MetricScope = Literal["model", "system"]
 Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
 Severity = Literal["info", "warning", "critical"]
 
@@ -47,89 +47,6 @@ _CONDITION_RE = re.compile(r"\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*")
 _DURATION_RE = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-_DESCRIPTIONS = {
-    "accuracy": "share of labelled predictions that are right",
-    "precision": "share of predicted positives that are positive",
-    "recall": "share of actual positives predicted positive",
-    "f1": "harmonic mean of precision and recall",
-    "roc_auc": "area under the ROC curve of the scores",
-    "pr_auc": "area under the precision-recall curve of the scores",
-    "log_loss": "mean log loss of the scores",
-    "brier": "mean squared error of the scores",
-    "positive_rate_predicted": "share of labelled predictions that are positive",
-    "positive_rate_actual": "share of labels that are positive",
-    "mae": "mean absolute error",
-    "rmse": "root mean squared error",
-    "mape": "mean absolute percentage error (a fraction)",
-    "r2": "coefficient of determination",
-}
-# Metrics that are fractions; a threshold outside [0, 1] is a typo such as 90 for 0.9.
-_FRACTIONS = {
-    name
-    for names in METRICS_BY_TASK.values()
-    for name in names
-    if name not in {"log_loss", "mae", "rmse", "mape", "r2"}
-} | {"label_coverage"}
-
-METRICS: dict[str, tuple[MetricScope, str]] = {}
-"""Every metric a rule may name: name -> (scope, description). Extend with register_metric."""
-_BOUNDS: dict[str, tuple[float | None, float | None]] = {}
-
-
-def register_metric(
-    name: str,
-    scope: MetricScope,
-    description: str,
-    bounds: tuple[float | None, float | None] | None = None,
-) -> None:
-    """Add a metric rules may name (drift and data-quality modules call this at import).
-
-    ``bounds`` (low, high; None = open) refuse thresholds the metric can never take.
-    Registering the same name again with the same scope replaces its description.
-    """
-    if not _LABEL_RE.fullmatch(name):
-        raise ValueError(f"metric name {name!r}: use letters, digits and '_', starting a letter")
-    if scope not in ("model", "system"):
-        raise ValueError(f"metric {name!r}: scope {scope!r} must be 'model' or 'system'")
-    if name in METRICS and METRICS[name][0] != scope:
-        raise ValueError(f"metric {name!r} is already a {METRICS[name][0]} metric")
-    METRICS[name] = (scope, description)
-    if bounds is None:
-        _BOUNDS.pop(name, None)
-    else:
-        _BOUNDS[name] = bounds
-
-
-def known_metrics(scope: MetricScope | None = None) -> tuple[str, ...]:
-    """Names of the catalogue's metrics, of one scope or all."""
-    return tuple(name for name, (s, _) in METRICS.items() if scope is None or s == scope)
-
-
-for _name in dict.fromkeys(n for names in METRICS_BY_TASK.values() for n in names):
-    register_metric(
-        _name,
-        "model",
-        _DESCRIPTIONS.get(_name, f"model metric {_name}"),
-        (0.0, 1.0) if _name in _FRACTIONS else (None, 1.0) if _name == "r2" else (0.0, None),
-    )
-register_metric("label_coverage", "model", "share of predictions with a label", (0.0, 1.0))
-register_metric("count", "model", "predictions in the window (volume)", (0.0, None))
-register_metric("throughput_per_min", "model", "predictions per minute", (0.0, None))
-for _name in LATENCY_METRICS:
-    _q = _name.removeprefix("latency_").removesuffix("_ms")
-    _what = "maximum" if _q == "max" else f"{_q[1:]}th percentile"
-    register_metric(_name, "model", f"{_what} of prediction latency, ms", (0.0, None))
-register_metric("label_delay_p50_h", "model", "median delay of labels, hours", (0.0, None))
-register_metric("label_delay_p90_h", "model", "90th percentile delay of labels, hours", (0.0, None))
-for _name, _text in {
-    "cpu_percent": "host CPU use, %",
-    "memory_percent": "host memory in use, %",
-    "disk_percent": "disk space in use, %",
-    "gpu_util_percent": "GPU utilisation (busiest GPU), %",
-    "gpu_memory_percent": "GPU memory in use (fullest GPU), %",
-}.items():
-    register_metric(_name, "system", _text, (0.0, 100.0))
 
 
 class Labels(Mapping[str, str]):
@@ -211,7 +128,7 @@ class AlertRule:
             raise self._fail("threshold", f"{value!r} is not a number")
         if not math.isfinite(value):
             raise self._fail("threshold", f"{value!r} must be a finite number")
-        low, high = _BOUNDS.get(self.metric, (None, None))
+        low, high = BOUNDS.get(self.metric, (None, None))
         if (low is not None and value < low) or (high is not None and value > high):
             span = f"between {low:g} and {high:g}" if low is not None and high is not None else ""
             span = span or (f"at least {low:g}" if low is not None else f"at most {high:g}")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from monitoring import alert_rules
+from monitoring import alert_catalog
 from monitoring.alert_rules import (
     METRICS,
     AlertRule,
@@ -86,7 +86,7 @@ def test_register_metric_extends_the_catalogue() -> None:
             register_metric("drift_share", "system", "x")
     finally:
         METRICS.pop("drift_share", None)
-        alert_rules._BOUNDS.pop("drift_share", None)
+        alert_catalog.BOUNDS.pop("drift_share", None)
     with pytest.raises(ValueError, match="scope 'host' must be 'model' or 'system'"):
         register_metric("x_metric", "host", "x")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="metric name 'bad name'"):
