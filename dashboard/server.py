@@ -90,11 +90,10 @@ def build_app(services: Services) -> Any:
     system_job = SystemJob(default_sampler(settings.data_dir), services.ingest)
     spool = SpoolWatcher(settings.spool_dir, services.ingest)
     parts = PartCache()  # the API and the pages share computed window parts
+    # No part cache for rules: their look-back windows move every evaluation, so cached
+    # parts would only push the pages' parts out.
     alerting = Alerting(
-        services.ingest,
-        settings.alerting,
-        lambda model: settings.model(model).provisional_coverage,
-        cache=parts,
+        services.ingest, settings.alerting, lambda model: settings.model(model).provisional_coverage
     )
     scheduler = build_scheduler(settings, services.ingest, system_job, spool, alerting)
     ctx = ApiContext(
