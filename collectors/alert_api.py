@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from collectors.alerting import Alerting
 from collectors.http_api import ApiContext, ApiError, guarded, ok
+from monitoring.alert_lifecycle import silence_from_row, silenced
 from storage import alerts as store_alerts
 
 HISTORY_DEFAULT = timedelta(days=1)
@@ -23,7 +24,7 @@ def current_alerts(alerting: Alerting) -> list[dict[str, Any]]:
     rules = {r.name: r for r in alerting.rules()}
     now = alerting.clock()
     con = alerting.ingest.store.cursor()
-    silences = store_alerts.list_silences(con, now, active_only=True)
+    silences = [silence_from_row(s) for s in store_alerts.list_silences(con, now, active_only=True)]
     out = []
     for row in store_alerts.load_instances(con):
         if row["state"] not in ("pending", "firing"):
@@ -41,16 +42,11 @@ def current_alerts(alerting: Alerting) -> list[dict[str, Any]]:
                 "metric": None if rule is None else rule.metric,
                 "comparison": None if rule is None else rule.comparison,
                 "threshold": None if rule is None else rule.threshold,
-                "silenced": any(_covers(s, row) for s in silences),
+                "silenced": rule is not None
+                and silenced(rule, row["model"] or None, silences, now) is not None,
             }
         )
     return sorted(out, key=lambda a: (a["state"] != "firing", str(a["since"]), a["rule"]))
-
-
-def _covers(silence: dict[str, Any], row: dict[str, Any]) -> bool:
-    return (silence.get("rule") in (None, row["rule"])) and (
-        silence.get("model") in (None, row["model"] or None)
-    )
 
 
 def _time(value: str | None, name: str, default: datetime) -> datetime:

@@ -25,6 +25,7 @@ from collectors.alert_metrics import model_value, system_value
 from collectors.alert_settings import AlertSettings
 from collectors.ingest import IngestService
 from collectors.window_parts import PartCache
+from monitoring.alert_catalog import METRICS
 from monitoring.alert_lifecycle import (
     AlertInstance,
     Silence,
@@ -40,7 +41,7 @@ from monitoring.alert_lifecycle import (
     silenced,
     step,
 )
-from monitoring.alert_rules import METRICS, AlertRule, parse_rule
+from monitoring.alert_rules import AlertRule, parse_rule
 from monitoring.notifiers import DeliveryError, Notification, NotificationGroup
 from storage import alerts as store_alerts
 from storage.models import list_models

@@ -17,6 +17,7 @@ navigation = st.navigation(
             st.Page(PAGES / "performance.py", title="Performance", icon=":material/insights:"),
             st.Page(PAGES / "latency.py", title="Latency & traffic", icon=":material/speed:"),
             st.Page(PAGES / "system.py", title="System", icon=":material/memory:"),
+            st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
         ],
         "Help": [
             st.Page(
