@@ -75,9 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from dashboard.server import run_server
 
     if args.command == "demo":
-        from dashboard.demo import demo_preparer
+        from dashboard.demo import demo_preparer, with_demo_alerts
 
-        return run_server(settings, demo_preparer(rate=args.rate, live=not args.no_live))
+        preparer = demo_preparer(rate=args.rate, live=not args.no_live)
+        return run_server(with_demo_alerts(settings), preparer)
     return run_server(settings)
 
 

@@ -6,11 +6,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from collectors.client import Monitor
 from collectors.ingest import IngestService
+from collectors.settings import ModelSettings, Settings
 from dashboard.server import Services
+from monitoring.alert_rules import parse_rule
 from sample_data import (
     MODEL_NAME,
     LiveSimulator,
@@ -132,3 +135,43 @@ def _registration_kwargs() -> dict[str, object]:
         "positive_class": reg.get("positive_class"),
         "features": reg.get("features"),
     }
+
+
+DEMO_RULES = {
+    "credit_risk_slow": {
+        "metric": "latency_p95_ms",
+        "condition": "> 120",
+        "model": MODEL_NAME,
+        "window": "1h",
+        "for": "2m",
+        "severity": "warning",
+        "description": "Version 2 answers slower than the 120 ms p95 target.",
+    },
+    "credit_risk_inaccurate": {
+        "metric": "accuracy",
+        "condition": "< 0.75",
+        "model": MODEL_NAME,
+        "window": "1d",
+        "severity": "critical",
+        "include_provisional": True,
+        "description": "Accuracy fell below 75% over the last day.",
+    },
+    "host_cpu_busy": {
+        "metric": "cpu_percent",
+        "condition": "> 90",
+        "window": "5m",
+        "for": "5m",
+        "description": "The host's CPU has been above 90% for five minutes.",
+    },
+}
+
+
+def with_demo_alerts(settings: Settings) -> Settings:
+    """The demo's settings: example alert rules (no channels) when the config has none."""
+    if settings.alerting.rules:
+        return settings
+    rules = tuple(
+        parse_rule(name, table, models=None, channels=()) for name, table in DEMO_RULES.items()
+    )
+    models = {MODEL_NAME: ModelSettings(), **settings.models}
+    return replace(settings, alerting=replace(settings.alerting, rules=rules), models=models)
