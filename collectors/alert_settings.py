@@ -15,6 +15,7 @@ from typing import Any
 
 from monitoring.alert_rules import AlertRule, parse_rule
 from monitoring.email_notifier import EmailChannel
+from monitoring.notifiers import DeliveryError, check_destination
 from monitoring.webhook_notifier import WebhookChannel
 
 Channel = EmailChannel | WebhookChannel
@@ -78,7 +79,7 @@ def parse_alerting(data: Mapping[str, Any], config: Path, env: Mapping[str, str]
     ):
         raise AlertSettingsError(f"{where} dashboard_url must be an http(s) URL, got {url!r}")
     channels = {
-        name: _channel(name, spec, config, env, allowed)
+        name: channel_from_table(name, spec, env, allowed, f"{config} [channels.{name}]")
         for name, spec in _table(data.get("channels", {}), f"[channels] in {config}").items()
     }
     rules = tuple(
@@ -115,10 +116,16 @@ def _rule(name: str, spec: object, config: Path, channels: Mapping[str, Channel]
         raise AlertSettingsError(f"{config} [rules.{name}]: {exc}") from None
 
 
-def _channel(
-    name: str, spec: object, config: Path, env: Mapping[str, str], allowed: tuple[str, ...]
+def channel_from_table(
+    name: str,
+    spec: object,
+    env: Mapping[str, str],
+    allowed: tuple[str, ...],
+    where: str | None = None,
 ) -> Channel:
-    where = f"{config} [channels.{name}]"
+    """A checked channel from its TOML table (the config file's, or one saved from the
+    dashboard); secrets are read from the variables or files it names."""
+    where = where or f"channel {name!r}"
     table = _table(spec, where)
     kind = table.get("type")
     if kind == "email":
@@ -155,7 +162,10 @@ def _channel(
         raise AlertSettingsError(f"{where} type must be email, webhook or slack, got {kind!r}")
     try:
         channel.validate()
-    except ValueError as exc:
+        check_destination(
+            channel.host if isinstance(channel, EmailChannel) else channel.url, allowed
+        )
+    except (ValueError, DeliveryError) as exc:
         raise AlertSettingsError(f"{where}: {exc}") from None
     return channel
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collectors.alert_metrics import model_value, system_value
-from collectors.alert_settings import AlertSettings
+from collectors.alert_settings import (
+    AlertSettings,
+    AlertSettingsError,
+    Channel,
+    channel_from_table,
+)
 from collectors.ingest import IngestService
 from collectors.window_parts import PartCache
 from monitoring.alert_catalog import METRICS
@@ -44,6 +50,7 @@ from monitoring.alert_lifecycle import (
 from monitoring.alert_rules import AlertRule, parse_rule
 from monitoring.notifiers import DeliveryError, Notification, NotificationGroup
 from storage import alerts as store_alerts
+from storage.alert_channels import list_channels
 from storage.models import list_models
 
 log = logging.getLogger(__name__)
@@ -73,17 +80,36 @@ class Alerting:
         self.ingest, self.settings, self.coverage = ingest, settings, coverage
         self.clock, self.cache = clock, cache
 
+    def channels(self, con: Any | None = None) -> dict[str, Channel]:
+        """Config-file channels, and those added in the dashboard (a config channel wins).
+
+        con: a cursor to read with (pages pass their pooled one); default this thread's.
+        """
+        found: dict[str, Channel] = {}
+        saved = list_channels(con if con is not None else self.ingest.store.cursor())
+        for name, table in saved.items():
+            if name in self.settings.channels:
+                continue
+            try:
+                found[name] = channel_from_table(
+                    name, table, os.environ, self.settings.allowed_hosts
+                )
+            except AlertSettingsError as exc:  # e.g. its secret's variable is gone
+                log.warning("saved alert channel %r is skipped: %s", name, exc)
+        return {**found, **self.settings.channels}
+
     def rules(self) -> tuple[AlertRule, ...]:
         """Config-file rules, then the ones saved from the dashboard (a config rule wins)."""
         con = self.ingest.store.cursor()
         saved = store_alerts.list_rules(con)
         names = {r.name for r in self.settings.rules}
+        channels = self.channels()
         extra = []
         for name, table in saved.items():
             if name in names:
                 continue
             try:
-                extra.append(parse_rule(name, table, models=None, channels=self.settings.channels))
+                extra.append(parse_rule(name, table, models=None, channels=channels))
             except ValueError as exc:  # e.g. its channel was removed from the config since
                 log.warning("saved alert rule %r is skipped: %s", name, exc)
         return (*self.settings.rules, *extra)
@@ -198,7 +224,7 @@ class Alerting:
     def _send(
         self, key: str, channel_name: str, batch: list[dict[str, Any]]
     ) -> tuple[bool, str | None]:
-        channel = self.settings.channels.get(channel_name)
+        channel = self.channels().get(channel_name)
         if channel is None:
             return False, f"channel {channel_name!r} is no longer configured"
         group = NotificationGroup(key, tuple(_from_json(r["payload"]) for r in batch))
@@ -214,7 +240,7 @@ class Alerting:
     ) -> None:
         # Retried until delivered or superseded (the receiver may be down for a while); only
         # a channel that no longer exists drops its rows.
-        gone = batch and batch[0]["channel"] not in self.settings.channels
+        gone = batch and batch[0]["channel"] not in self.channels()
 
         def write(wcon: Any) -> None:
             for row in batch:
@@ -226,9 +252,9 @@ class Alerting:
 
         self.ingest.writer.run(write)
 
-    def send_test(self, channel_name: str) -> None:
+    def send_test(self, channel_name: str, con: Any | None = None) -> None:
         """Send a test notification through one channel now (raises DeliveryError)."""
-        channel = self.settings.channels.get(channel_name)
+        channel = self.channels(con).get(channel_name)
         if channel is None:
             raise DeliveryError(f"no channel named {channel_name!r} is configured")
         now = self.clock()

@@ -137,8 +137,9 @@ def model_names() -> list[str]:
 
 
 def channels() -> dict[str, Channel]:
-    """The configured notification channels by name."""
-    return dict(service().settings.channels)
+    """The notification channels by name: the config file's and those added here."""
+    with data.connection() as con:
+        return service().channels(con)
 
 
 def rule_entries() -> list[RuleEntry]:
@@ -407,10 +408,12 @@ def channel_rows() -> pd.DataFrame:
             where = f"{channel.host}:{channel.port} to {', '.join(channel.recipients)}"
         else:
             kind, where = ("slack" if channel.kind == "slack" else "webhook"), channel.destination
-        rows.append({"name": name, "type": kind, "destination": where})
-    return pd.DataFrame(rows, columns=["name", "type", "destination"])
+        source = "config" if name in service().settings.channels else "dashboard"
+        rows.append({"name": name, "type": kind, "destination": where, "source": source})
+    return pd.DataFrame(rows, columns=["name", "type", "destination", "source"])
 
 
 def send_test(name: str) -> None:
     """A test notification through one channel (raises DeliveryError)."""
-    service().send_test(name)
+    with data.connection() as con:
+        service().send_test(name, con)

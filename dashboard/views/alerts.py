@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import alert_data, alert_figures, data, perf_data
+from dashboard import alert_channels, alert_data, alert_figures, data, perf_data
 from dashboard import format as fmt
 from monitoring.alert_catalog import METRICS
 from monitoring.alert_rules import COMPARISONS, DEFAULT_WINDOW, SEVERITIES, WINDOWS
@@ -350,11 +350,14 @@ def rules_section() -> None:
 
 
 def channels_section() -> None:
-    """Configured channels, each with a button that sends a test notification."""
+    """Channels, each with a button that sends a test notification, and the channel editor."""
     st.markdown("**Channels**")
     frame = alert_data.channel_rows()
     if frame.empty:
-        st.caption("No channels configured: add them under `[channels.<name>]` in the config file.")
+        st.caption(
+            "No channels yet: add them under `[channels.<name>]` in the config file or below."
+        )
+        alert_channels.channel_editor()
         return
     table(frame, "alerts_channels", "alert-channels.csv")
     for name in frame["name"]:
@@ -368,6 +371,7 @@ def channels_section() -> None:
                 st.error(fmt.markdown_text(f"Test to {name} failed: {exc}"))
             else:
                 st.success(fmt.markdown_text(f"Test notification sent to {name}."))
+    alert_channels.channel_editor()
 
 
 st.title("Alerts")

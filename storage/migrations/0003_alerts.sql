@@ -81,3 +81,13 @@ CREATE TABLE IF NOT EXISTS alert_rules (
     updated_at TIMESTAMPTZ NOT NULL,
     updated_by VARCHAR
 );
+
+-- Channels added in the dashboard (config-file channels are not stored): definition is the
+-- JSON text of the channel's TOML table. Secrets are never stored, only the names of the
+-- environment variables or files that hold them.
+CREATE TABLE IF NOT EXISTS alert_channels (
+    name VARCHAR PRIMARY KEY,
+    definition VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    updated_by VARCHAR
+);

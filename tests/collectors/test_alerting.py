@@ -21,6 +21,7 @@ from collectors.alert_settings import AlertSettings
 from collectors.alerting import Alerting
 from collectors.ingest import IngestService
 from monitoring.alert_rules import parse_rule
+from monitoring.alert_rules import rule_to_table as rule_table
 from monitoring.email_notifier import EmailChannel
 from monitoring.webhook_notifier import WebhookChannel, verify_signature
 from storage import Store
@@ -346,3 +347,42 @@ def test_system_rules_read_the_worst_host_over_the_window(
         channels=(),
     )
     assert system_value(con, later, NOW + timedelta(hours=1)) is None  # no samples: no data
+
+
+def test_a_dashboard_channel_delivers_and_a_config_channel_of_that_name_wins(
+    ingest: IngestService, store: Store, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.alert_channels import save_channel
+
+    load(ingest, "binary")
+    monkeypatch.setenv("VIGIL_TEST_TEAM_SECRET", "team-secret")
+    team = {
+        "type": "webhook",
+        "url": f"{receiver.url}/team",
+        "secret_env": "VIGIL_TEST_TEAM_SECRET",
+    }
+    shadow = {"type": "webhook", "url": f"{receiver.url}/shadow"}
+    broken = {"type": "webhook", "url": f"{receiver.url}/x", "secret_env": "VIGIL_TEST_UNSET"}
+    for name, table in (("team", team), ("hook", shadow), ("broken", broken)):
+        ingest.writer.run(lambda con, n=name, t=table: save_channel(con, n, t, "ana", NOW))
+    settings = _settings(receiver, **{"for": "0s"})
+    saved = parse_rule(
+        "slow_team",
+        {"metric": "latency_p95_ms", "condition": "> 10", "window": "1d", "channels": ["team"]},
+        models=None,
+        channels={"team": None},
+    )
+    ingest.writer.run(
+        lambda con: store_alerts.save_rule(con, "slow_team", rule_table(saved), "ana", NOW)
+    )
+    clock = Clock(NOW)
+    alerting = _alerting(ingest, settings, clock)
+    channels = alerting.channels()
+    assert set(channels) == {"team", "hook"}  # "broken" names an unset variable: skipped
+    assert "/alerts" in channels["hook"].url  # type: ignore[union-attr]  # the config wins
+    alerting.evaluate()
+    clock.advance(seconds=30)
+    assert alerting.deliver() == 2
+    (request,) = receiver.seen("/team")
+    assert verify_signature("team-secret", request.raw, request.headers["X-Vigil-Signature"])
+    assert receiver.seen("/shadow") == []

@@ -351,3 +351,51 @@ def test_reruns_reuse_query_cursors(world: World) -> None:
         st.cache_data.clear()
         run_page()
     assert len(world.store._cursors) == before
+
+
+def fill_channel(at: AppTest, name: str, url: str, secret_env: str = "") -> None:
+    at.text_input(key="alerts_channel_name").set_value(name)
+    at.selectbox(key="alerts_channel_type").set_value("webhook")
+    at.text_input(key="alerts_channel_url").set_value(url)
+    at.text_input(key="alerts_channel_secret_env").set_value(secret_env)
+    at.button(key="alerts_channel_submit").click()
+
+
+def test_channel_editor_saves_checks_tests_and_deletes_a_channel(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.alert_channels import list_channels
+
+    at = run_page()
+    fill_channel(at, "ops", f"{world.receiver.url}/other")
+    rerun(at)
+    assert any("'ops' is a config-file channel" in e for e in errors(at))
+    fill_channel(at, "team", "ftp://example.com/hook")
+    rerun(at)
+    assert any("Channel not saved" in e and "url" in e for e in errors(at))
+    fill_channel(at, "team", f"{world.receiver.url}/team", secret_env="VIGIL_TEST_UNSET")
+    rerun(at)
+    assert any("'VIGIL_TEST_UNSET', which is not set" in e for e in errors(at))
+    assert list_channels(world.store.cursor()) == {}
+    monkeypatch.setenv("VIGIL_TEST_HOOK_SECRET", "team-signing-secret")
+    fill_channel(at, "team", f"{world.receiver.url}/team", secret_env="VIGIL_TEST_HOOK_SECRET")
+    rerun(at)
+    assert "Channel team saved." in successes(at)
+    stored = list_channels(world.store.cursor())
+    assert stored == {
+        "team": {
+            "type": "webhook",
+            "url": f"{world.receiver.url}/team",
+            "secret_env": "VIGIL_TEST_HOOK_SECRET",
+        }
+    }  # the variable's name, never the secret
+    channels = frame_with(at, "destination")
+    assert dict(zip(channels["name"], channels["source"], strict=True))["team"] == "dashboard"
+    at.button(key="alerts_test_team").click()
+    rerun(at)
+    (request,) = world.receiver.seen("/team")
+    assert request.body["alerts"][0]["rule"] == "vigil_test_notification"
+    assert "X-Vigil-Signature" in request.headers
+    at.button(key="alerts_channel_delete_team").click()
+    rerun(at)
+    assert list_channels(world.store.cursor()) == {}
