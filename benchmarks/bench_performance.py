@@ -15,6 +15,7 @@ Timed (medians of three; the first group after one untimed call each, interleave
   the newest day and labels for 5k predictions of the two days before, written through
   storage's insert paths, untimed, before each load;
 - the Latency & traffic page's data (per-day volume and latency, range totals, histogram);
+- the Overview's data for the model (KPIs, hourly volume and latency, daily accuracy);
 - the baseline: one hand-written query per day of count, labelled count, latency
   p50/p90/p95/p99 and max, and accuracy; and, for information, the same query joining
   the labels table (how Vigil read labels before they were copied onto predictions),
@@ -43,6 +44,7 @@ from storage import ModelInfo, Store
 from storage.models import register_model
 from storage.performance import latency_histogram, range_summary, window_summary
 from storage.predictions import insert_labels, insert_predictions
+from storage.queries import accuracy_series, model_kpis, model_summaries, traffic_series
 
 DAYS = 30
 START = datetime(2026, 10, 26, tzinfo=UTC)
@@ -125,6 +127,17 @@ def performance_page(
     view (metric rows, KPI tiles, confusion, calibration, worst segments by accuracy)."""
     return {
         "view": performance_view(con, model, START, END, "1d", cache=cache, worst_metric="accuracy")
+    }
+
+
+def overview_page(con: duckdb.DuckDBPyConnection, model: ModelInfo) -> dict[str, Any]:
+    """What the Overview computes for the model over 30 days (dashboard/data): the model list,
+    KPI tiles, volume and latency per hour and version, accuracy per day and version."""
+    return {
+        "models": model_summaries(con),
+        "kpis": model_kpis(con, model, START, END),
+        "traffic": traffic_series(con, model, START, END, "1h"),
+        "accuracy": accuracy_series(con, model, START, END, "1d", by_version=True),
     }
 
 
@@ -217,6 +230,7 @@ def bench_performance(n: int = 10_000_000) -> dict[str, Any]:
                 "performance_page_cold_s": lambda: performance_page(con, model, PartCache()),
                 "performance_page_reused_s": lambda: performance_page(con, model, cache),
                 "latency_page_s": lambda: latency_page(con, model),
+                "overview_page_s": lambda: overview_page(con, model),
                 "metric_rows_cold_s": lambda: metric_rows(con, model, START, END, "1d"),
                 "hand_query_s": lambda: con.execute(
                     hand_query(model.table, epoch_day), [START, END]
@@ -239,7 +253,12 @@ def bench_performance(n: int = 10_000_000) -> dict[str, Any]:
             # Labels are copied onto their predictions' rows: the write side of that choice.
             result["label_batch_5k_s"] = statistics.median(live.label_seconds)
     hand = result["hand_query_s"]
-    for key in ("performance_page_live_s", "performance_page_cold_s", "latency_page_s"):
+    for key in (
+        "performance_page_live_s",
+        "performance_page_cold_s",
+        "latency_page_s",
+        "overview_page_s",
+    ):
         result[f"ratio_{key[:-2]}_to_hand"] = result[key] / hand
     return result
 
@@ -251,6 +270,7 @@ def summary_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]
     for name, key in [
         ("Performance page, new rows since last load", "performance_page_live_s"),
         ("Latency & traffic page", "latency_page_s"),
+        ("Overview page (30 days)", "overview_page_s"),
     ]:
         ratio = result[f"ratio_{key[:-2]}_to_hand"]
         ok = result[key] <= TARGET_S and ratio <= TARGET_RATIO

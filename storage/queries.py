@@ -12,7 +12,16 @@ import pandas as pd
 from storage.identifiers import quote
 from storage.models import ModelInfo, list_models
 from storage.system import SYSTEM_COLUMNS
+from storage.time_windows import bucket_sql
 
+_BUCKET_US = {
+    "1m": 60_000_000,
+    "5m": 300_000_000,
+    "15m": 900_000_000,
+    "1h": 3_600_000_000,
+    "6h": 21_600_000_000,
+    "1d": 86_400_000_000,
+}
 BUCKETS = {
     "1m": "1 minute",
     "5m": "5 minutes",
@@ -31,6 +40,12 @@ def bucket_interval(bucket: str) -> str:
         raise ValueError(
             f"unknown time bucket {bucket!r}: use one of {', '.join(BUCKETS)}"
         ) from None
+
+
+def _bucket(bucket: str) -> str:
+    """SQL for each row's bucket start (integer arithmetic: time_bucket is ~50x slower)."""
+    bucket_interval(bucket)  # refuses an unknown name
+    return bucket_sql(_BUCKET_US[bucket])
 
 
 def _where(
@@ -103,13 +118,12 @@ def traffic_series(
 ) -> pd.DataFrame:
     """Per bucket and version: prediction count and latency p50/p95/p99 (ms)."""
     where, params = _where(start, end, version)
+    # One list quantile sorts each bucket's latencies once instead of three times.
     return con.execute(
-        f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, p.version, "
-        "count(*) AS predictions, "
-        "quantile_cont(p.latency_ms, 0.5) AS latency_p50_ms, "
-        "quantile_cont(p.latency_ms, 0.95) AS latency_p95_ms, "
-        "quantile_cont(p.latency_ms, 0.99) AS latency_p99_ms "
-        f"FROM {quote(model.table)} p WHERE {where} GROUP BY ALL ORDER BY bucket, p.version",
+        "SELECT bucket, version, predictions, q[1] AS latency_p50_ms, q[2] AS latency_p95_ms, "
+        f"q[3] AS latency_p99_ms FROM (SELECT {_bucket(bucket)} AS bucket, p.version, "
+        "count(*) AS predictions, quantile_cont(p.latency_ms, [0.5, 0.95, 0.99]) AS q "
+        f"FROM {quote(model.table)} p WHERE {where} GROUP BY ALL) ORDER BY bucket, version",
         params,
     ).df()
 
@@ -136,7 +150,7 @@ def accuracy_series(
             "WHEN p.prediction = p.label THEN 1.0 ELSE 0.0 END) AS accuracy"
         )
     return con.execute(
-        f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, "
+        f"SELECT {_bucket(bucket)} AS bucket, "
         f"{'p.version, ' if by_version else ''}"
         "count(*) AS predictions, count(p.label_ts) AS labeled, "
         f"{metric} FROM {quote(model.table)} p "
@@ -200,7 +214,7 @@ def system_series(
     cols = ", ".join(f"avg({c}) AS {c}" for c in _SYSTEM_SERIES)
     where, params = _where(start, end, None)
     return con.execute(
-        f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, p.host, "
+        f"SELECT {_bucket(bucket)} AS bucket, p.host, "
         f"{cols} FROM {table} p WHERE {where} GROUP BY ALL ORDER BY bucket, p.host",
         params,
     ).df()
@@ -227,7 +241,7 @@ def gpu_series(
     table = _samples("gpu_samples", "gpu_rollup_1m", _GPU_SERIES)
     where, params = _where(start, end, None)
     return con.execute(
-        f"SELECT time_bucket(INTERVAL '{bucket_interval(bucket)}', p.ts) AS bucket, p.host, "
+        f"SELECT {_bucket(bucket)} AS bucket, p.host, "
         "p.gpu_index, any_value(p.name) AS name, avg(p.util_percent) AS util_percent, "
         "avg(p.mem_used_bytes) AS mem_used_bytes, avg(p.mem_total_bytes) AS mem_total_bytes, "
         "avg(p.temperature_c) AS temperature_c, avg(p.power_w) AS power_w "

@@ -47,6 +47,12 @@ def window_sql(window: str | None) -> str:
     return f"((epoch_us(p.ts) - {_BASE_US}) // {width} * {width} + {_BASE_US})"
 
 
+def bucket_sql(width: int, column: str = "p.ts") -> str:
+    """SQL for the start of each row's bucket of `width` µs, as TIMESTAMPTZ: time_bucket's
+    result for widths that divide a day (aligned to midnight UTC), at a fraction of its cost."""
+    return f"make_timestamptz((epoch_us({column}) - {_BASE_US}) // {width} * {width} + {_BASE_US})"
+
+
 def aware(value: datetime, name: str) -> datetime:
     """Naive times are UTC, as everywhere in Vigil."""
     if not isinstance(value, datetime):
