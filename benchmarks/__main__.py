@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bench_client import bench_log_prediction
+from benchmarks.bench_drift import bench_drift
+from benchmarks.bench_drift import summary_row as drift_row
 from benchmarks.bench_ingest import bench_ingest
 from benchmarks.bench_performance import bench_performance
 from benchmarks.bench_performance import summary_rows as performance_rows
@@ -34,8 +36,10 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, ...]]:
     ingest = results["ingest"]
     sampler = results["sampler"]
     performance = [tuple(row) for row in performance_rows(results["performance"])]
+    drift_name, drift_value, drift_base, drift_target, drift_ok = drift_row(results["drift"])
     return [
         *performance,
+        _row(drift_name, drift_value, drift_base, drift_target, drift_ok),
         _row(
             "log_prediction p99 (paced 50k/s)",
             f"{client['log_prediction_us']['p99']:.2f} µs",
@@ -90,6 +94,7 @@ def main() -> int:
         ("sampler", bench_sampler),
         ("ingest", bench_ingest),
         ("performance", bench_performance),
+        ("drift", bench_drift),
     ]
     for i, (name, bench) in enumerate(steps, 1):
         print(f"[{i}/{len(steps)}] {name} ...", flush=True)

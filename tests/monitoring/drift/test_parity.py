@@ -9,47 +9,14 @@ import pandas as pd
 import pytest
 
 from monitoring.drift import dataset_drift
-
-evidently = pytest.importorskip("evidently")
-from evidently import Report  # noqa: E402
-from evidently.presets import DataDriftPreset  # noqa: E402
-
-# Evidently reports a method by its display name.
-DISPLAY_NAMES = {
-    "K-S p_value": "ks",
-    "chi-square p_value": "chisquare",
-    "Z-test p_value": "z",
-    "Wasserstein distance (normed)": "wasserstein",
-    "Jensen-Shannon distance": "jensenshannon",
-    "PSI": "psi",
-    # Text drift (a classifier) is not reproduced: the engine skips text columns.
-    "Absolute text content drift": "text",
-    "Relative text content drift": "text",
-}
+from monitoring.drift.evidently_report import evidently_drift
 
 
 def _evidently(
     reference: pd.DataFrame, current: pd.DataFrame, methods: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], float]:
     """Per column (method, score, drifted) from Evidently's report dict, and drift share."""
-    report = Report([DataDriftPreset(per_column_method=methods)], include_tests=True)
-    out = report.run(reference_data=reference, current_data=current).dict()
-    by_id: dict[str, Any] = {}
-    share = float("nan")
-    for metric in out["metrics"]:
-        config = metric["config"]
-        if config["type"].endswith(":ValueDrift"):
-            by_id[metric["id"]] = (config["column"], config["method"], metric["value"])
-        elif config["type"].endswith(":DriftedColumnsCount"):
-            share = metric["value"]["share"]
-    columns: dict[str, Any] = {}
-    for test in out["tests"]:
-        found = by_id.get(test["metric_config"]["metric_id"])
-        if found is not None and test["id"] == "drift":
-            column, method, score = found
-            # A method given by name is reported by that name, a default by display name.
-            columns[column] = (DISPLAY_NAMES.get(method, method), score, test["status"] == "FAIL")
-    return columns, share
+    return evidently_drift(reference, current, methods)
 
 
 def _close(ours: float, theirs: float) -> bool:
