@@ -50,7 +50,7 @@ from monitoring.alert_lifecycle import (
 from monitoring.alert_rules import AlertRule, parse_rule
 from monitoring.notifiers import DeliveryError, Notification, NotificationGroup
 from storage import alerts as store_alerts
-from storage.alert_channels import list_channels
+from storage.alert_definitions import list_channels, list_rules
 from storage.models import list_models
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class Alerting:
     def rules(self) -> tuple[AlertRule, ...]:
         """Config-file rules, then the ones saved from the dashboard (a config rule wins)."""
         con = self.ingest.store.cursor()
-        saved = store_alerts.list_rules(con)
+        saved = list_rules(con)
         names = {r.name for r in self.settings.rules}
         channels = self.channels()
         extra = []

@@ -17,7 +17,7 @@ import streamlit as st
 from collectors.alert_settings import AlertSettingsError, channel_from_table
 from dashboard import alert_data, data
 from dashboard import format as fmt
-from storage import alert_channels as store_channels
+from storage import alert_definitions as store_channels
 
 KINDS = ("webhook", "slack", "email")
 

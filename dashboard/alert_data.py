@@ -26,6 +26,7 @@ from dashboard import format as fmt
 from monitoring.alert_lifecycle import Silence, silence_from_row, silenced, validate_silence
 from monitoring.alert_rules import AlertRule, parse_rule, rule_to_table
 from monitoring.email_notifier import EmailChannel
+from storage import alert_definitions as store_definitions
 from storage import alerts as store_alerts
 
 HISTORY_RANGES = {
@@ -104,7 +105,7 @@ def _silences(store: str) -> list[dict[str, Any]]:
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
 def _saved_rules(store: str) -> dict[str, dict[str, Any]]:
     with data.connection() as con:
-        return store_alerts.list_rules(con)
+        return store_definitions.list_rules(con)
 
 
 @st.cache_data(ttl=data.TTL_S, show_spinner=False)
@@ -386,7 +387,7 @@ def save_rule(name: str, table: Mapping[str, Any]) -> tuple[AlertRule, bool]:
     replaced = rule.name in _saved_rules(data.store_key())
     definition, at = rule_to_table(rule), now()
     service().ingest.writer.run(
-        lambda con: store_alerts.save_rule(con, rule.name, definition, None, at)
+        lambda con: store_definitions.save_rule(con, rule.name, definition, None, at)
     )
     clear()
     return rule, replaced
@@ -394,7 +395,7 @@ def save_rule(name: str, table: Mapping[str, Any]) -> tuple[AlertRule, bool]:
 
 def delete_rule(name: str) -> bool:
     """Delete a dashboard rule; its alert goes at the next evaluation."""
-    done = service().ingest.writer.run(lambda con: store_alerts.delete_rule(con, name))
+    done = service().ingest.writer.run(lambda con: store_definitions.delete_rule(con, name))
     clear()
     return done
 

@@ -17,6 +17,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from storage.alert_definitions import json_object
+
 INSTANCE_COLUMNS = (
     "rule", "model", "state", "value", "active_since", "fired_at", "resolved_at", "last_change",
     "last_notified_at", "last_notified_status",
@@ -80,27 +82,6 @@ def _limit(limit: int) -> int:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
     return limit
-
-
-def _json_object(value: object, what: str) -> str:
-    """JSON text of a mapping (or a JSON object text, checked); a clear error otherwise."""
-    if isinstance(value, str):
-        try:
-            decoded = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{what} is not valid JSON ({exc}): pass a JSON object") from None
-        if not isinstance(decoded, dict):
-            raise ValueError(f"{what} must be a JSON object, got {type(decoded).__name__}")
-        return value
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{what} must be a mapping, got {type(value).__name__}")
-    try:
-        return json.dumps(dict(value), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"{what} cannot be stored as JSON ({exc}): use strings, finite numbers, booleans, "
-            "null, lists and objects only"
-        ) from None
 
 
 def load_instances(con: duckdb.DuckDBPyConnection) -> list[Row]:
@@ -198,7 +179,7 @@ def enqueue(con: duckdb.DuckDBPyConnection, rows: Sequence[Mapping[str, Any]]) -
         _require(row, required, "outbox row")
         what = f"outbox row for {row['rule']!r}"
         _choice(row["status"], STATUSES, "status", what)
-        payload = _json_object(row["payload"], f"payload of the {what}")
+        payload = json_object(row["payload"], f"payload of the {what}")
         values = _values(
             row,
             _ENQUEUED,
@@ -365,32 +346,6 @@ def list_silences(
     for row in rows:
         row["labels"] = json.loads(row["labels"]) if row["labels"] else {}
     return rows
-
-
-def save_rule(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    definition: Mapping[str, Any],
-    by: str | None,
-    at: datetime,
-) -> None:
-    """Insert or replace an editor rule's definition (its TOML table, stored as JSON)."""
-    if not name:
-        raise ValueError("an alert rule needs a name")
-    text = _json_object(definition, f"definition of alert rule {name!r}")
-    con.execute("INSERT OR REPLACE INTO alert_rules VALUES (?, ?, ?, ?)", [name, text, at, by])
-
-
-def delete_rule(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Delete an editor rule; False when there was none of that name."""
-    row = con.execute("DELETE FROM alert_rules WHERE name = ?", [name]).fetchone()
-    return bool(row and row[0])
-
-
-def list_rules(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
-    """Editor rules by name, each definition decoded to a dict."""
-    rows = con.execute("SELECT name, definition FROM alert_rules ORDER BY name").fetchall()
-    return {str(name): json.loads(text) for name, text in rows}
 
 
 def apply_retention(con: duckdb.DuckDBPyConnection, before: datetime) -> dict[str, int]:

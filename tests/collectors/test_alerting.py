@@ -26,6 +26,7 @@ from monitoring.email_notifier import EmailChannel
 from monitoring.webhook_notifier import WebhookChannel, verify_signature
 from storage import Store
 from storage import alerts as store_alerts
+from storage.alert_definitions import save_rule
 from tests.collectors.http_receiver import Answer, Receiver
 from tests.storage.test_performance import T0, load
 
@@ -352,7 +353,7 @@ def test_system_rules_read_the_worst_host_over_the_window(
 def test_a_dashboard_channel_delivers_and_a_config_channel_of_that_name_wins(
     ingest: IngestService, store: Store, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage.alert_channels import save_channel
+    from storage.alert_definitions import save_channel
 
     load(ingest, "binary")
     monkeypatch.setenv("VIGIL_TEST_TEAM_SECRET", "team-secret")
@@ -372,9 +373,7 @@ def test_a_dashboard_channel_delivers_and_a_config_channel_of_that_name_wins(
         models=None,
         channels={"team": None},
     )
-    ingest.writer.run(
-        lambda con: store_alerts.save_rule(con, "slow_team", rule_table(saved), "ana", NOW)
-    )
+    ingest.writer.run(lambda con: save_rule(con, "slow_team", rule_table(saved), "ana", NOW))
     clock = Clock(NOW)
     alerting = _alerting(ingest, settings, clock)
     channels = alerting.channels()

@@ -32,6 +32,7 @@ from monitoring.alert_rules import parse_rule
 from monitoring.webhook_notifier import WebhookChannel
 from storage import Store, Writer
 from storage import alerts as store_alerts
+from storage.alert_definitions import list_rules
 from tests.collectors.http_receiver import Receiver
 from tests.dashboard.test_pages import APP, MODEL, TIMEOUT
 
@@ -52,7 +53,7 @@ class World:
         return store_alerts.list_silences(self.store.cursor(), self.clock[0])
 
     def saved_rules(self) -> dict[str, dict[str, Any]]:
-        return store_alerts.list_rules(self.store.cursor())
+        return list_rules(self.store.cursor())
 
 
 def closed_port() -> int:
@@ -364,7 +365,7 @@ def fill_channel(at: AppTest, name: str, url: str, secret_env: str = "") -> None
 def test_channel_editor_saves_checks_tests_and_deletes_a_channel(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage.alert_channels import list_channels
+    from storage.alert_definitions import list_channels
 
     at = run_page()
     fill_channel(at, "ops", f"{world.receiver.url}/other")

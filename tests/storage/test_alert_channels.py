@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from storage import Store, Writer
-from storage.alert_channels import delete_channel, list_channels, save_channel
+from storage.alert_definitions import delete_channel, list_channels, save_channel
 
 AT = datetime(2026, 11, 25, tzinfo=UTC)
 

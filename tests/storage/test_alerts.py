@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from storage import Store, Writer
+from storage import alert_definitions as defs
 from storage import alerts as al
 
 T = TypeVar("T")
@@ -438,22 +439,22 @@ def test_editor_rules_crud_and_restart(tmp_path: Path) -> None:
     }
     with Store(path) as store:
         writer = Writer(store)
-        _write(writer, lambda con: al.save_rule(con, "lat", definition, "ana", _at(0)))
-        _write(writer, lambda con: al.save_rule(con, "cpu", {"metric": "cpu_percent"}, None, T0))
+        _write(writer, lambda con: defs.save_rule(con, "lat", definition, "ana", _at(0)))
+        _write(writer, lambda con: defs.save_rule(con, "cpu", {"metric": "cpu_percent"}, None, T0))
         changed = {**definition, "condition": "> 300"}
-        _write(writer, lambda con: al.save_rule(con, "lat", changed, "bo", _at(1)))
+        _write(writer, lambda con: defs.save_rule(con, "lat", changed, "bo", _at(1)))
         writer.stop()
     with Store(path) as store:
         cur = store.cursor()
-        assert al.list_rules(cur) == {"cpu": {"metric": "cpu_percent"}, "lat": changed}
+        assert defs.list_rules(cur) == {"cpu": {"metric": "cpu_percent"}, "lat": changed}
         meta = cur.execute("SELECT updated_at, updated_by FROM alert_rules WHERE name = 'lat'")
         assert meta.fetchall() == [(_at(1), "bo")]
-        assert al.delete_rule(cur, "cpu") and not al.delete_rule(cur, "cpu")
-        assert list(al.list_rules(cur)) == ["lat"]
+        assert defs.delete_rule(cur, "cpu") and not defs.delete_rule(cur, "cpu")
+        assert list(defs.list_rules(cur)) == ["lat"]
         with pytest.raises(ValueError, match="definition of alert rule 'x' cannot be stored"):
-            al.save_rule(cur, "x", {"threshold": float("inf")}, None, T0)
+            defs.save_rule(cur, "x", {"threshold": float("inf")}, None, T0)
         with pytest.raises(ValueError, match="needs a name"):
-            al.save_rule(cur, "", definition, None, T0)
+            defs.save_rule(cur, "", definition, None, T0)
 
 
 # -- retention -----------------------------------------------------------------------------
