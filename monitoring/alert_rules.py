@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from monitoring.alert_catalog import BOUNDS, METRICS, MetricScope
 from monitoring.alert_catalog import known_metrics as known_metrics  # re-exported
 from monitoring.alert_catalog import register_metric as register_metric  # re-exported
+from monitoring.alert_durations import duration_text as duration_text  # re-exported
+from monitoring.alert_durations import parse_duration as parse_duration  # re-exported
 
 Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
 Severity = Literal["info", "warning", "critical"]
@@ -44,9 +46,6 @@ RULE_KEYS: tuple[str, ...] = (
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _LABEL_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
 _CONDITION_RE = re.compile(r"\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*")
-_DURATION_RE = re.compile(r"(?:\d+(?:\.\d+)?[smhd])+")
-_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Labels(Mapping[str, str]):
@@ -243,31 +242,6 @@ def _is_http_url(url: object) -> bool:
 def _number_text(value: float) -> str:
     # Integral values read better without ".0"; repr round-trips every other float exactly.
     return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
-
-
-def parse_duration(value: object, rule: str = "?", key: str = "for") -> float:
-    """Seconds from ``"30s"``, ``"5m"``, ``"1h"``, ``"1d"``, ``"1h30m"`` or a number of seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str) and _DURATION_RE.fullmatch(value.strip()):
-        parts = _DURATION_PART_RE.findall(value.strip())
-        seconds = sum(float(number) * _UNIT_S[unit] for number, unit in parts)
-    else:
-        raise _error(
-            rule, key, f"{value!r} is not a duration; write '30s', '5m', '1h', '1d' or seconds"
-        )
-    if not math.isfinite(seconds) or seconds < 0:
-        raise _error(rule, key, f"must be >= 0 seconds, got {value!r}")
-    return seconds
-
-
-def duration_text(seconds: float) -> str | float:
-    """The shortest of ``"2d"``, ``"3h"``, ``"5m"``, ``"30s"`` for whole units; else seconds."""
-    if seconds.is_integer():
-        for unit in ("d", "h", "m", "s"):
-            if seconds % _UNIT_S[unit] == 0:
-                return f"{int(seconds) // _UNIT_S[unit]}{unit}"
-    return seconds
 
 
 def parse_rule(
