@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -23,7 +23,7 @@ from collectors.alert_settings import Channel
 from collectors.alerting import Alerting
 from dashboard import data
 from dashboard import format as fmt
-from monitoring.alert_lifecycle import Silence, silence_from_row, silenced, validate_silence
+from monitoring.alert_lifecycle import Silence, silence_from_row, silenced
 from monitoring.alert_rules import AlertRule, parse_rule, rule_to_table
 from monitoring.email_notifier import EmailChannel
 from storage import alert_definitions as store_definitions
@@ -34,13 +34,6 @@ HISTORY_RANGES = {
     "Last 7 days": timedelta(days=7),
     "Last 30 days": timedelta(days=30),
 }
-SILENCE_DURATIONS = {
-    "1 h": timedelta(hours=1),
-    "4 h": timedelta(hours=4),
-    "1 day": timedelta(days=1),
-    "7 days": timedelta(days=7),
-}
-CUSTOM_END = "Custom end"
 HISTORY_LIMIT = 10_000
 LOG_LIMIT = 1_000
 CURRENT_COLUMNS = (
@@ -275,57 +268,6 @@ def parse_labels(text: str, field: str = "labels") -> dict[str, str]:
             raise ValueError(f"{field}: {key!r} is given twice")
         labels[key] = value
     return labels
-
-
-def silence_end(
-    choice: str, end_date: date | None, end_time: time | None, at: datetime
-) -> datetime:
-    """When a silence chosen in the form ends: a duration from `at`, or the custom end (UTC)."""
-    if choice in SILENCE_DURATIONS:
-        return at + SILENCE_DURATIONS[choice]
-    if choice != CUSTOM_END:
-        raise ValueError(f"duration: {choice!r} is not one of {', '.join(SILENCE_DURATIONS)}")
-    if end_date is None or end_time is None:
-        raise ValueError("custom end: pick a date and a time (UTC)")
-    return datetime.combine(end_date, end_time, tzinfo=UTC)
-
-
-def create_silence(
-    rule: str | None,
-    model: str | None,
-    labels: Mapping[str, str],
-    ends_at: datetime,
-    author: str,
-    comment: str,
-) -> str:
-    """Validate and store a silence starting now; returns its id (ValueError names a field)."""
-    at = now()
-    silence = Silence("new", rule, model, labels, at, ends_at, author.strip(), comment.strip())
-    try:
-        validate_silence(silence, at, rules=set(rules()))
-    except ValueError as exc:
-        raise ValueError(str(exc).removeprefix("silence 'new': ")) from None
-    row = {
-        "rule": rule,
-        "model": model,
-        "labels": dict(labels),
-        "starts_at": at,
-        "ends_at": ends_at,
-        "author": silence.author,
-        "comment": silence.comment,
-        "created_at": at,
-    }
-    silence_id = service().ingest.writer.run(lambda con: store_alerts.add_silence(con, row))
-    clear()
-    return silence_id
-
-
-def expire_silence(silence_id: str) -> bool:
-    """End a silence now; False when it was already over."""
-    at = now()
-    done = service().ingest.writer.run(lambda con: store_alerts.expire_silence(con, silence_id, at))
-    clear()
-    return done
 
 
 def rule_table(

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import alert_channels, alert_data, alert_figures, data, perf_data
+from dashboard import alert_channels, alert_data, alert_figures, alert_silences, data, perf_data
 from dashboard import format as fmt
 from monitoring.alert_catalog import METRICS
 from monitoring.alert_rules import COMPARISONS, DEFAULT_WINDOW, SEVERITIES, WINDOWS
@@ -119,7 +119,7 @@ def create_silence() -> None:
     """The silence form's submit callback."""
     state = st.session_state
     try:
-        ends_at = alert_data.silence_end(
+        ends_at = alert_silences.silence_end(
             state["alerts_sil_duration"],
             state["alerts_sil_date"],
             state["alerts_sil_time"],
@@ -127,7 +127,7 @@ def create_silence() -> None:
         )
         labels = alert_data.parse_labels(state["alerts_sil_labels"])
         rule, model = state["alerts_sil_rule"], state["alerts_sil_model"]
-        silence_id = alert_data.create_silence(
+        silence_id = alert_silences.create_silence(
             None if rule == ANY else rule,
             None if model == ANY else model,
             labels,
@@ -143,7 +143,7 @@ def create_silence() -> None:
 
 def expire(silence_id: str) -> None:
     """An Expire button's callback."""
-    done = alert_data.expire_silence(silence_id)
+    done = alert_silences.expire_silence(silence_id)
     say("expire", done, f"Silence {silence_id} {'expired' if done else 'was already over'}.")
 
 
@@ -163,7 +163,7 @@ def silence_form() -> None:
         left, middle, right = st.columns(3)
         left.selectbox(
             "Duration",
-            [*alert_data.SILENCE_DURATIONS, alert_data.CUSTOM_END],
+            [*alert_silences.SILENCE_DURATIONS, alert_silences.CUSTOM_END],
             key="alerts_sil_duration",
         )
         middle.date_input("Custom end date (UTC)", value=None, key="alerts_sil_date")
