@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from storage.identifiers import quote
 from storage.models import ModelInfo
@@ -56,63 +54,6 @@ def segment_dimensions(
     ).fetchall()
     features = [f for f, kind in model.features.items() if kind == "categorical"]
     return [f"tag:{k[0]}" for k in keys] + features
-
-
-def segment_summary(
-    con: duckdb.DuckDBPyConnection,
-    model: ModelInfo,
-    start: datetime,
-    end: datetime,
-    dimensions: Sequence[str],
-    version: str | None = None,
-) -> pd.DataFrame:
-    """Per (dimension, value): count, labeled and (classification) the confusion counts.
-
-    One scan for every dimension (GROUPING SETS); rows with no value are left out. A last
-    row with dimension and value None holds the totals of the whole range.
-    """
-    where, params = filters(model, start, end, version, None)
-    exprs, expr_params = [], []
-    for dimension in dimensions:
-        expr, p = dimension_sql(model, dimension)
-        exprs.append(expr)
-        expr_params += p
-    dims = ", ".join(f"{e} AS d{i}" for i, e in enumerate(exprs))
-    sets = ", ".join([*(f"(d{i})" for i in range(len(exprs))), "()"])
-    which = ", ".join(f"grouping(d{i})" for i in range(len(exprs)))
-    if not exprs:  # the totals alone
-        dims, which = "NULL AS d", "1"
-    matrix = (
-        ", map_entries(histogram({'label': p.label, 'prediction': p.prediction}) "
-        f"FILTER (WHERE {LABELLED})) AS confusion"
-        if model.task != "regression"
-        else ""
-    )
-    sql = (
-        f"SELECT [{which}] AS grouped, {''.join(f'd{i}, ' for i in range(len(exprs)))}"
-        f"count(*) AS count, count(p.label_ts) AS labeled{matrix} "
-        f"FROM (SELECT {dims}, p.* FROM {quote(model.table)} p WHERE {where}) p "
-        f"GROUP BY GROUPING SETS ({sets})"
-    )
-    raw = con.execute(sql, [*expr_params, *params]).fetchall()
-    rows: list[tuple[Any, ...]] = []
-    total: tuple[Any, ...] = (None, None, 0, 0, {})
-    n = len(exprs)
-    for row in raw:
-        confusion = confusion_dict(row[-1]) if matrix else {}
-        counts = (int(row[1 + n]), int(row[2 + n]), confusion)
-        if 0 not in row[0]:
-            total = (None, None, *counts)
-            continue
-        index = list(row[0]).index(0)  # the one dimension this row is grouped by
-        if row[1 + index] is not None:
-            rows.append((dimensions[index], str(row[1 + index]), *counts))
-    columns = ["dimension", "value", "count", "labeled", "confusion"]
-    data = list(zip(*[*rows, total], strict=True))
-    frame = pd.DataFrame(
-        {c: pd.Series(v, dtype=object) for c, v in zip(columns, data, strict=True)}
-    )
-    return frame.astype({"count": np.int64, "labeled": np.int64})
 
 
 SegmentCounts = dict[tuple[str, str], tuple[int, int, dict[tuple[str, str], int]]]

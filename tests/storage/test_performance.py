@@ -22,7 +22,7 @@ from storage.performance import (
     range_summary,
     window_summary,
 )
-from storage.segments import segment_dimensions, segment_summary, segment_values
+from storage.segments import segment_counts, segment_dimensions, segment_values
 from storage.time_windows import window_width
 
 T0 = datetime(2026, 11, 18, 7, tzinfo=UTC)  # a Wednesday, not on a window boundary
@@ -345,18 +345,18 @@ def test_segment_values_dimensions_and_summary(
         frame["channel"].value_counts().index[0]
     ]
     assert segment_dimensions(con, model) == ["tag:channel", "region"]
-    summary = segment_summary(con, model, T0, end, ["tag:channel", "region"], version="2")
+    counts = segment_counts(con, model, T0, end, None, ["tag:channel", "region"], version="2")
     part = frame[frame.version == "2"]
-    got = {(r.dimension, r.value): (r.count, r.labeled) for r in summary.itertuples()}
+    got = {key: (count, labeled) for key, (count, labeled, _) in counts[0].items()}
     expected = {
         (dim, value): (len(g), int(g["label"].notna().sum()))
         for dim, column in (("tag:channel", "channel"), ("region", "region"))
         for value, g in part.groupby(column)
     }
-    expected[(None, None)] = (len(part), int(part["label"].notna().sum()))  # the totals
     assert got == expected
-    (total,) = segment_summary(con, model, T0, end, [])["confusion"]
-    assert sum(total.values()) == frame["label"].notna().sum()
+    labelled_north = part[(part["region"] == "north")]["label"].notna().sum()
+    assert sum(counts[0][("region", "north")][2].values()) == labelled_north
+    assert segment_counts(con, model, T0, end, "1d", []) == {}
 
 
 @pytest.mark.parametrize("window", ["2h", "", None])
