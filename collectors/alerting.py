@@ -214,17 +214,18 @@ class Alerting:
         batches: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             batches[(row["group_key"], row["channel"])].append(row)
+        channels = self.channels(con) if batches else {}  # read once per pass
         sent = 0
         for (key, channel_name), batch in batches.items():
-            ok, error = self._send(key, channel_name, batch)
+            channel = channels.get(channel_name)
+            ok, error = self._send(key, channel_name, channel, batch)
             sent += ok
-            self._record(batch, ok, error, now)
+            self._record(batch, ok, error, now, gone=channel is None)
         return sent
 
     def _send(
-        self, key: str, channel_name: str, batch: list[dict[str, Any]]
+        self, key: str, channel_name: str, channel: Channel | None, batch: list[dict[str, Any]]
     ) -> tuple[bool, str | None]:
-        channel = self.channels().get(channel_name)
         if channel is None:
             return False, f"channel {channel_name!r} is no longer configured"
         group = NotificationGroup(key, tuple(_from_json(r["payload"]) for r in batch))
@@ -236,12 +237,10 @@ class Alerting:
         return True, None
 
     def _record(
-        self, batch: list[dict[str, Any]], ok: bool, error: str | None, now: datetime
+        self, batch: list[dict[str, Any]], ok: bool, error: str | None, now: datetime, gone: bool
     ) -> None:
         # Retried until delivered or superseded (the receiver may be down for a while); only
         # a channel that no longer exists drops its rows.
-        gone = batch and batch[0]["channel"] not in self.channels()
-
         def write(wcon: Any) -> None:
             for row in batch:
                 delay = next_attempt_delay(int(row["attempts"]) + 1)
@@ -291,6 +290,8 @@ def _unblipped(con: Any, outbox: list[dict[str, Any]], now: datetime) -> list[di
     superseded. A resolution whose firing never went out on a channel is not sent there
     either: an alert that cleared within group_wait (or while its receiver was down) never
     reached that receiver, so there is nothing to resolve."""
+    if not outbox:
+        return []
     waiting = store_alerts.outbox(con)
     unsent = {
         (r["rule"], r["model"], r["channel"])
