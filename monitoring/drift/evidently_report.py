@@ -3,6 +3,7 @@ drifted share, read from its report. The tests and `make bench` hold our engine 
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pandas as pd
@@ -47,3 +48,45 @@ def evidently_drift(
             name = DISPLAY_NAMES.get(method, method)
             columns[column] = (name, float(score), test["status"] == "FAIL")
     return columns, share
+
+
+def sample_rows(frame: pd.DataFrame, max_rows: int, seed: int = 0) -> pd.DataFrame:
+    """At most max_rows rows, drawn at random (the same rows for the same seed)."""
+    if len(frame) <= max_rows:
+        return frame
+    return frame.sample(n=max_rows, random_state=seed).sort_index()
+
+
+def evidently_html(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    max_rows: int,
+    title: str,
+    seed: int = 0,
+) -> str:
+    """Evidently's DataDriftPreset report as one HTML document, with a banner on top that
+    names the data and says whether (and how) either side was sampled to max_rows rows."""
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    ref, cur = sample_rows(reference, max_rows, seed), sample_rows(current, max_rows, seed)
+    report = Report([DataDriftPreset()], include_tests=True)
+    body = str(report.run(reference_data=ref, current_data=cur).get_html_str(as_iframe=False))
+    notes = [
+        f"{which}: {len(part):,} of {len(full):,} rows"
+        + (" (a random sample)" if len(part) < len(full) else "")
+        for which, part, full in (("Reference", ref, reference), ("Current", cur, current))
+    ]
+    banner = (
+        '<div style="font-family:sans-serif;padding:12px 16px;background:#eef3fb;'
+        'border-bottom:1px solid #c9d6ea">'
+        f"<strong>{html.escape(title)}</strong><br>{html.escape('; '.join(notes))}. "
+        f"Reports sample each side above {max_rows:,} rows (the evidently_max_rows setting)."
+        "</div>"
+    )
+    marker = body.find("<body")
+    if marker < 0:
+        return banner + body
+    end = body.find(">", marker) + 1
+    return body[:end] + banner + body[end:]
