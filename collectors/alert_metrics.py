@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
+from collectors.drift_alerts import DRIFT_METRICS, drift_value
 from collectors.performance import overall_metrics
 from collectors.window_parts import PartCache
 from monitoring.alert_rules import AlertRule
@@ -45,6 +46,8 @@ def model_value(
     provisional_coverage) unless the rule includes provisional windows.
     """
     span = window_of(rule)
+    if rule.metric in DRIFT_METRICS:
+        return drift_value(con, rule, model, now, span)
     start = now - span
     totals = overall_metrics(con, model, start, now, rule.version, cache=cache)
     count = int(totals.get("count") or 0)

@@ -5,8 +5,11 @@ HTTP handlers, the spool directory and the demo all come through here.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -14,7 +17,8 @@ import pyarrow as pa
 from collectors.arrow_batch import arrow_prediction_batch
 from collectors.metrics import ServerMetrics
 from collectors.records import RecordError, RecordsInvalid, label_batch, prediction_batch
-from storage import ModelInfo, UnknownModelError, Writer
+from storage import ModelInfo, UnknownModelError, WriteQueueFullError, Writer
+from storage.drift_store import record_rejections
 from storage.identifiers import check_model_name
 from storage.models import add_features, check_features, get_model, register_model
 from storage.predictions import (
@@ -25,6 +29,16 @@ from storage.predictions import (
     insert_predictions,
 )
 from storage.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def rejection_reasons(exc: RecordsInvalid, prefix: str) -> Counter[str]:
+    """Rejected records by reason: the first field each record failed on."""
+    first: dict[int, str] = {}
+    for err in exc.errors:
+        first.setdefault(err.index, err.field)
+    return Counter(f"{prefix}:{field}" for field in first.values())
 
 
 class IngestService:
@@ -79,8 +93,9 @@ class IngestService:
                 batch = arrow_prediction_batch(records, model)
             else:
                 batch = prediction_batch(records, model)
-        except RecordsInvalid:
+        except RecordsInvalid as exc:
             self.metrics.rejected.labels("invalid_records").inc()
+            self._count_rejected(name, rejection_reasons(exc, "invalid"))
             raise
 
         def job(con: Any, skip_duplicates: bool) -> tuple[ModelInfo, PredictionResult]:
@@ -100,6 +115,8 @@ class IngestService:
             self._remember(updated)
         self.metrics.accepted.labels(name, "prediction").inc(result.accepted)
         self.metrics.duplicates.labels(name).inc(result.duplicates)
+        if result.duplicates:
+            self._count_rejected(name, {"duplicate_event_id": result.duplicates})
         return result
 
     def labels(self, name: str, records: object) -> LabelResult:
@@ -107,9 +124,18 @@ class IngestService:
         model = self.model(name)
         try:
             table = label_batch(records, model)
-        except RecordsInvalid:
+        except RecordsInvalid as exc:
             self.metrics.rejected.labels("invalid_records").inc()
+            self._count_rejected(name, rejection_reasons(exc, "invalid_label"))
             raise
         result = self.writer.run(lambda con: insert_labels(con, model, table))
         self.metrics.accepted.labels(name, "label").inc(result.accepted)
         return result
+
+    def _count_rejected(self, name: str, counts: Mapping[str, int]) -> None:
+        """Add rejected records to this hour's counts (best effort: never fails the request)."""
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        try:
+            self.writer.submit(lambda con: record_rejections(con, name, hour, counts))
+        except (WriteQueueFullError, RuntimeError):
+            log.warning("rejection counts of %s dropped: the write queue is full", name)

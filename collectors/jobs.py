@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.alerting import Alerting
+from collectors.drift_job import DriftJob
 from collectors.ingest import IngestService
 from collectors.settings import Settings
 from collectors.spool import SpoolWatcher
@@ -87,6 +88,7 @@ def build_scheduler(
     system_job: SystemJob,
     spool: SpoolWatcher,
     alerting: Alerting | None = None,
+    drift: DriftJob | None = None,
 ) -> BackgroundScheduler:
     """A scheduler with every job added (not started)."""
     scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
@@ -127,6 +129,15 @@ def build_scheduler(
             seconds=DELIVERY_INTERVAL_S,
             id="alerts-deliver",
             replace_existing=True,
+        )
+    if drift is not None:
+        scheduler.add_job(
+            _logged(drift.run_once, "drift job"),
+            "interval",
+            seconds=settings.drift_interval_s,
+            id="drift",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
         )
     return scheduler
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.alert_settings import AlertSettings, AlertSettingsError, parse_alerting
+from collectors.drift_settings import DriftSettings, DriftSettingsError, parse_drift
 from monitoring.slo import DEFAULT_OBJECTIVE_TARGET, Objective, parse_objective
 from storage.identifiers import check_model_name
 
@@ -26,6 +27,7 @@ class ModelSettings:
     objectives: tuple[Objective, ...] = ()
     provisional_coverage: float = 0.8
     objective_target: float = DEFAULT_OBJECTIVE_TARGET
+    drift: DriftSettings = field(default_factory=DriftSettings)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     write_queue_size: int = 64
     dashboard_refresh_s: float = 5.0
+    drift_interval_s: float = 60.0
+    drift_lookback_days: float = 30.0
+    drift_max_rows: int = 1_000_000
+    max_reference_bytes: int = 512 * 1024 * 1024
+    evidently_max_rows: int = 50_000
     models: dict[str, ModelSettings] = field(default_factory=dict, hash=False)
     alerting: AlertSettings = field(default_factory=AlertSettings, hash=False)
 
@@ -101,7 +108,12 @@ def _coerce(name: str, value: Any) -> Any:
 def _check(settings: Settings) -> Settings:
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port {settings.port} is out of range: use 1-65535")
-    for name in ("sample_interval_s", "spool_interval_s", "dashboard_refresh_s"):
+    for name in (
+        "sample_interval_s",
+        "spool_interval_s",
+        "dashboard_refresh_s",
+        "drift_interval_s",
+    ):
         if getattr(settings, name) < 0.1:
             raise SettingsError(f"{name} must be at least 0.1 seconds")
     for name in (
@@ -109,6 +121,10 @@ def _check(settings: Settings) -> Settings:
         "rollup_retention_days",
         "max_body_bytes",
         "write_queue_size",
+        "drift_lookback_days",
+        "drift_max_rows",
+        "max_reference_bytes",
+        "evidently_max_rows",
     ):
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{name} must be positive")
@@ -141,12 +157,17 @@ def _model_table(name: str, table: object, where: str) -> ModelSettings:
         if key not in _MODEL_KEYS:
             raise SettingsError(f"unknown key {key!r} in {where}; known: {', '.join(_MODEL_KEYS)}")
     defaults = ModelSettings()
+    try:
+        drift = parse_drift(table.get("drift", {}), f"{where[:-1]}.drift]")
+    except DriftSettingsError as exc:
+        raise SettingsError(str(exc)) from None
     return ModelSettings(
         objectives=_objectives(table.get("objectives", []), where),
         provisional_coverage=_share(
             table, "provisional_coverage", defaults.provisional_coverage, where, ends=True
         ),
         objective_target=_share(table, "objective_target", defaults.objective_target, where),
+        drift=drift,
     )
 
 

@@ -5,6 +5,10 @@ moved to `done/`; a file that cannot be ingested moves to `quarantine/` with a
 `.error.txt` that says why. A file is moved only after its records are committed, and a
 re-run of a committed file only finds duplicates, so a crash at any point loses nothing
 and stores nothing twice.
+
+`<spool>/<model>/reference/<file>` (Parquet, CSV, JSON lines, JSON, Arrow) becomes the
+model's reference data, for every version or, when the file is named
+`version=<v>.<suffix>` or `version=<v>__<anything>.<suffix>`, for that version.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +29,16 @@ import pyarrow.parquet as pq
 from collectors.arrow_batch import arrow_records
 from collectors.ingest import IngestService
 from collectors.records import RECORD_FIELDS, RecordsInvalid
+from collectors.reference_input import FILE_SUFFIXES, ReferenceInvalid
 from storage import StorageError, WriteQueueFullError
 
 log = logging.getLogger(__name__)
 SUFFIXES = {".parquet", ".csv", ".jsonl", ".ndjson"}
 CHUNK = 50_000
 SETTLE_S = 1.0  # a file must be this old to be read, so half-copied files are left alone
+REFERENCE_DIR = "reference"
+# Stores one reference file (model, path, version) and returns how many rows it held.
+ReferenceSink = Callable[[str, Path, str | None], int]
 
 
 @dataclass(frozen=True)
@@ -103,11 +112,40 @@ def _kind(records: list[dict[str, Any]]) -> str:
 class SpoolWatcher:
     """Scans the spool directory and ingests settled files, one at a time."""
 
-    def __init__(self, root: Path, ingest: IngestService, settle_s: float = SETTLE_S) -> None:
+    def __init__(
+        self,
+        root: Path,
+        ingest: IngestService,
+        settle_s: float = SETTLE_S,
+        references: ReferenceSink | None = None,
+    ) -> None:
         self.root = root
         self.ingest = ingest
         self.settle_s = settle_s
+        self.references = references
         root.mkdir(parents=True, exist_ok=True)
+
+    def _settled(self, path: Path, suffixes: Any, now: float) -> bool:
+        return (
+            path.is_file()
+            and path.suffix.lower() in suffixes
+            and not path.name.startswith(".")
+            and now - path.stat().st_mtime >= self.settle_s
+        )
+
+    def pending_references(self) -> list[tuple[str, Path]]:
+        """(model, file) pairs of settled reference files, oldest first."""
+        now = time.time()
+        found = []
+        for model_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            folder = model_dir / REFERENCE_DIR
+            if folder.is_dir():
+                found += [
+                    (model_dir.name, path)
+                    for path in folder.iterdir()
+                    if self._settled(path, FILE_SUFFIXES, now)
+                ]
+        return sorted(found, key=lambda item: item[1].stat().st_mtime)
 
     def pending(self) -> list[tuple[str, Path]]:
         """(model, file) pairs ready to ingest, oldest first."""
@@ -116,18 +154,30 @@ class SpoolWatcher:
         model_dirs = (p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
         for model_dir in sorted(model_dirs):
             for path in model_dir.iterdir():
-                if (
-                    path.is_file()
-                    and path.suffix.lower() in SUFFIXES
-                    and not path.name.startswith(".")
-                    and now - path.stat().st_mtime >= self.settle_s
-                ):
+                if self._settled(path, SUFFIXES, now):
                     found.append((model_dir.name, path))
         return sorted(found, key=lambda item: item[1].stat().st_mtime)
 
     def run_once(self) -> list[SpoolResult]:
         """Ingest every settled file; return what happened to each."""
-        return [self.ingest_file(model, path) for model, path in self.pending()]
+        results = [self.ingest_file(model, path) for model, path in self.pending()]
+        if self.references is not None:
+            results += [self.reference_file(m, p) for m, p in self.pending_references()]
+        return results
+
+    def reference_file(self, model: str, path: Path) -> SpoolResult:
+        """Store one reference file and move it to reference/done (or quarantine)."""
+        assert self.references is not None
+        version = reference_version(path)
+        try:
+            rows = self.references(model, path, version)
+        except WriteQueueFullError as exc:
+            return SpoolResult(path, False, "reference", error=str(exc))
+        except (ReferenceInvalid, SpoolError, StorageError, ValueError, OSError) as exc:
+            return self._quarantine(model, path, "reference", str(exc))
+        self._move(path, "done")
+        log.info("spool: %s reference %s stored: %d rows", model, path.name, rows)
+        return SpoolResult(path, True, "reference", rows)
 
     def ingest_file(self, model: str, path: Path) -> SpoolResult:
         kind = "predictions"
@@ -186,3 +236,12 @@ class SpoolWatcher:
             target = target_dir / f"{path.stem}.{stamp}{path.suffix}"
         shutil.move(str(path), target)
         return target
+
+
+def reference_version(path: Path) -> str | None:
+    """The version a reference file is for: `version=<v>` at the start of its name, or None."""
+    stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+    if not stem.startswith("version="):
+        return None
+    version = stem[len("version=") :].split("__", 1)[0]
+    return version or None

@@ -1,4 +1,4 @@
-"""The `vigil` command: serve, demo, token."""
+"""The `vigil` command: serve, demo, token, reference."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from collectors.settings import SettingsError, load_settings
+from dashboard import cli_reference
 
 
 def _server_args(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-live", action="store_true", help="load the history but send no live traffic"
     )
     sub.add_parser("token", help="print a new random API token and its SHA-256 hash")
+    cli_reference.add_parser(sub)
     return parser
 
 
@@ -64,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 0
+    if args.command == "reference":
+        return cli_reference.run(args)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     try:
         settings = load_settings(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from collectors.client import Monitor
 from collectors.ingest import IngestService
+from collectors.reference_input import reference_table
 from collectors.settings import ModelSettings, Settings
 from dashboard.server import Services
 from monitoring.alert_rules import parse_rule
@@ -20,8 +21,10 @@ from sample_data import (
     build_history,
     load_or_train_model,
     model_registration,
+    reference_sample,
 )
 from storage.models import get_model
+from storage.references import create_reference
 from storage.tokens import hash_token, new_token, store_token
 
 log = logging.getLogger("vigil.demo")
@@ -46,11 +49,23 @@ def load_history(
         progress(f"demo: predictions {done:,}/{total:,} ({done / total:.0%})")
     for start in range(0, len(history.labels), CHUNK):
         ingest.labels(MODEL_NAME, history.labels[start : start + CHUNK])
+    load_reference(ingest)
     progress(
-        f"demo: loaded {total:,} predictions and {len(history.labels):,} labels "
-        f"in {time.perf_counter() - started:.1f} s"
+        f"demo: loaded {total:,} predictions, {len(history.labels):,} labels and the "
+        f"training sample as drift reference in {time.perf_counter() - started:.1f} s"
     )
     return history.pending_labels
+
+
+def load_reference(ingest: IngestService) -> None:
+    """Store the demo model's training sample as its reference for drift."""
+    model = ingest.model(MODEL_NAME)
+    table = reference_table(reference_sample(load_or_train_model()), model)
+    ingest.writer.run(
+        lambda con: create_reference(
+            con, model, table, version=None, description="training sample (sample_data)"
+        )
+    )
 
 
 def live_traffic(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from collectors.alerting import Alerting
+from collectors.drift_service import DriftService
 from collectors.settings import Settings
 from collectors.window_parts import PartCache
 from storage import Store
@@ -19,6 +20,7 @@ class Runtime:
     settings: Settings
     parts: PartCache = field(default_factory=PartCache)
     alerting: Alerting | None = None  # rule evaluation and delivery, for the Alerts page
+    drift: DriftService | None = None  # references and drift, for the Drift pages
 
 
 _current: Runtime | None = None

@@ -18,6 +18,10 @@ import streamlit as st
 from collectors.alert_api import alert_routes
 from collectors.alert_settings import AlertSettingsError, check_rule_models
 from collectors.alerting import Alerting
+from collectors.drift_api import drift_routes
+from collectors.drift_job import DriftJob
+from collectors.drift_service import DriftService, file_sink
+from collectors.drift_settings import check_columns
 from collectors.http_api import ApiContext, api_routes
 from collectors.ingest import IngestService
 from collectors.jobs import SystemJob, build_scheduler
@@ -75,12 +79,16 @@ def open_services(settings: Settings) -> Services:
     ingest = IngestService(store, writer, ServerMetrics())
     hashes, created = resolve_tokens(settings, store, writer)
     services = Services(settings, store, writer, ingest, hashes, created)
-    known = {m.name for m in list_models(store.cursor())} | set(settings.models)
+    registered = list_models(store.cursor())
+    known = {m.name for m in registered} | set(settings.models)
     try:
         check_rule_models(settings.alerting.rules, known)
     except AlertSettingsError:
         shutdown(services)
         raise
+    for model in registered:
+        for problem in check_columns(settings.model(model.name).drift, model.name, model.features):
+            log.warning("drift setting ignored: %s", problem)
     return services
 
 
@@ -88,14 +96,17 @@ def build_app(services: Services) -> Any:
     """The st.App with API routes and a lifespan that runs the jobs."""
     settings = services.settings
     system_job = SystemJob(default_sampler(settings.data_dir), services.ingest)
-    spool = SpoolWatcher(settings.spool_dir, services.ingest)
+    drift = DriftService(services.ingest, settings)
+    spool = SpoolWatcher(settings.spool_dir, services.ingest, references=file_sink(drift))
     parts = PartCache()  # the API and the pages share computed window parts
     # No part cache for rules: their look-back windows move every evaluation, so cached
     # parts would only push the pages' parts out.
     alerting = Alerting(
         services.ingest, settings.alerting, lambda model: settings.model(model).provisional_coverage
     )
-    scheduler = build_scheduler(settings, services.ingest, system_job, spool, alerting)
+    scheduler = build_scheduler(
+        settings, services.ingest, system_job, spool, alerting, DriftJob(drift)
+    )
     ctx = ApiContext(
         ingest=services.ingest,
         version=vigil_version(),
@@ -108,7 +119,7 @@ def build_app(services: Services) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-        set_runtime(Runtime(services.store, settings, parts, alerting))
+        set_runtime(Runtime(services.store, settings, parts, alerting, drift))
         scheduler.start()
         stoppers = [start() for start in services.background]
         log.info("vigil started: db=%s", settings.db)
@@ -120,7 +131,7 @@ def build_app(services: Services) -> Any:
             scheduler.shutdown(wait=True)
             shutdown(services)
 
-    routes = [*api_routes(ctx), *alert_routes(ctx, alerting)]
+    routes = [*api_routes(ctx), *alert_routes(ctx, alerting), *drift_routes(ctx, drift)]
     return st.App(str(APP_SCRIPT), lifespan=lifespan, routes=routes)
 
 

@@ -23,6 +23,7 @@ from sample_data.model import (
     reference_frame,
     train_model,
 )
+from sample_data.records import reference_sample
 from sample_data.spool import write_spool_files
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "model_registration",
     "positive_scores",
     "reference_frame",
+    "reference_sample",
     "train_model",
     "write_spool_files",
 ]

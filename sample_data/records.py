@@ -99,3 +99,13 @@ def label_records(frame: pd.DataFrame) -> list[Record]:
             ordered["event_id"].tolist(), ordered[LABEL_COLUMN].tolist(), timestamps, strict=True
         )
     ]
+
+
+def reference_sample(model: Pipeline, seed: int = 42, n: int = 5_000) -> pd.DataFrame:
+    """The demo model's reference: pre-drift applicants, its predictions and their outcomes
+    (features by name, `prediction` and `label`), as a training sample would hold them."""
+    from sample_data.model import reference_frame
+
+    frame = reference_frame(seed, n)
+    frame["prediction"] = (positive_scores(model, frame) >= DECISION_THRESHOLD).astype(np.int64)
+    return frame[[*FEATURES, "prediction", LABEL_COLUMN]]

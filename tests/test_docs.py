@@ -49,7 +49,10 @@ def test_every_route_is_documented() -> None:
         token_hashes = frozenset[str]()
         system_snapshot = None
 
-    for route in api_routes(_Ctx()):  # type: ignore[arg-type]
+    from collectors.drift_api import drift_routes
+
+    routes = [*api_routes(_Ctx()), *drift_routes(_Ctx(), None)]  # type: ignore[arg-type]
+    for route in routes:
         for method in sorted(route.methods or []):
             if method == "HEAD":
                 continue
@@ -73,6 +76,14 @@ def test_every_alert_route_and_setting_is_documented() -> None:
         if metric.startswith(("precision_", "recall_", "f1_")) or metric in ("mae", "rmse"):
             continue  # named together in the Metrics API section
         assert f"`{metric}`" in README, f"README does not name the alert metric `{metric}`"
+
+
+def test_every_drift_setting_is_documented() -> None:
+    from collectors.drift_settings import DRIFT_KEYS, FEATURE_KEYS, OUTPUT_KEYS
+
+    for key in (*DRIFT_KEYS, *FEATURE_KEYS, *OUTPUT_KEYS):
+        assert f"`{key}`" in README, f"README does not document the drift key `{key}`"
+    assert "`VIGIL_URL`" in README
 
 
 def test_every_make_target_is_documented() -> None:
