@@ -17,6 +17,8 @@ from typing import Any
 from benchmarks.bench_client import bench_log_prediction
 from benchmarks.bench_drift import bench_drift
 from benchmarks.bench_drift import summary_row as drift_row
+from benchmarks.bench_drift_job import bench_drift_job
+from benchmarks.bench_drift_job import summary_row as drift_job_row
 from benchmarks.bench_ingest import bench_ingest
 from benchmarks.bench_performance import bench_performance
 from benchmarks.bench_performance import summary_rows as performance_rows
@@ -40,6 +42,7 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, ...]]:
     return [
         *performance,
         _row(drift_name, drift_value, drift_base, drift_target, drift_ok),
+        _row(*drift_job_row(results["drift_job"])),
         _row(
             "log_prediction p99 (paced 50k/s)",
             f"{client['log_prediction_us']['p99']:.2f} µs",
@@ -95,6 +98,7 @@ def main() -> int:
         ("ingest", bench_ingest),
         ("performance", bench_performance),
         ("drift", bench_drift),
+        ("drift_job", bench_drift_job),
     ]
     for i, (name, bench) in enumerate(steps, 1):
         print(f"[{i}/{len(steps)}] {name} ...", flush=True)
