@@ -44,7 +44,7 @@ def drift_value(
     granularity = granularity_of(look_back)
     version = rule.version or ALL_VERSIONS
     since = now - look_back
-    window = latest_window(con, model, granularity, version, since)
+    window = latest_window(con, model, granularity, version, since, now)
     if window is None or int(window["rows"]) < rule.min_count:
         return None
     if rule.metric in WINDOW_METRICS:
@@ -56,7 +56,7 @@ def drift_value(
             con, model, granularity, start, window["window_end"], version, role="prediction"
         )
         return None if rows.empty else float(bool(rows["drifted"].iloc[0]))
-    quality = latest_quality(con, model, granularity, version, since)
+    quality = latest_quality(con, model, granularity, version, since, now)
     if quality.empty:
         return None
     counts = quality[QUALITY_METRICS[rule.metric]] / quality["rows"].where(quality["rows"] > 0)

@@ -171,6 +171,14 @@ DEMO_RULES = {
         "include_provisional": True,
         "description": "Accuracy fell below 75% over the last day.",
     },
+    "credit_risk_drifting": {
+        "metric": "drift_share",
+        "condition": ">= 0.3",
+        "model": MODEL_NAME,
+        "window": "1d",
+        "severity": "warning",
+        "description": "At least 30% of the features drifted from the training sample.",
+    },
     "host_cpu_busy": {
         "metric": "cpu_percent",
         "condition": "> 90",

@@ -348,13 +348,17 @@ def _latest(
     granularity: str,
     version: str,
     since: datetime,
+    until: datetime | None,
 ) -> dict[str, Any] | None:
-    cur = con.execute(
+    sql = (
         f"SELECT {', '.join(WINDOW_COLUMNS)} FROM drift_windows WHERE model_id = ? "
-        "AND granularity = ? AND version = ? AND window_end > ? "
-        "ORDER BY window_start DESC LIMIT 1",
-        [model.id, granularity, str(version), aware(since, "since")],
+        "AND granularity = ? AND version = ? AND window_end > ?"
     )
+    params: list[Any] = [model.id, granularity, str(version), aware(since, "since")]
+    if until is not None:
+        sql += " AND window_end <= ?"
+        params.append(aware(until, "until"))
+    cur = con.execute(sql + " ORDER BY window_start DESC LIMIT 1", params)
     row = one_row(cur)
     return None if row is None else dict(zip(WINDOW_COLUMNS, row, strict=True))
 
@@ -365,9 +369,11 @@ def latest_window(
     granularity: str,
     version: str,
     since: datetime,
+    until: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """The newest stored window summary ending after `since` (drift_windows' columns), or None."""
-    return _latest(con, model, granularity, version, since)
+    """The newest stored window summary ending after `since` (and at or before `until`),
+    with drift_windows' columns, or None."""
+    return _latest(con, model, granularity, version, since, until)
 
 
 def latest_quality(
@@ -376,9 +382,10 @@ def latest_quality(
     granularity: str,
     version: str,
     since: datetime,
+    until: datetime | None = None,
 ) -> pd.DataFrame:
     """The quality rows of latest_window's window (an empty frame when there is none)."""
-    latest = _latest(con, model, granularity, version, since)
+    latest = _latest(con, model, granularity, version, since, until)
     start = latest["window_start"] if latest else None  # = NULL matches nothing: empty frame
     return con.execute(
         f"SELECT window_start, {', '.join(QUALITY_COLUMNS)} FROM quality_results "
