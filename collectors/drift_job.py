@@ -97,23 +97,24 @@ class DriftJob:
             return []
         stored = stored_windows(con, model, granularity, since)
         references: dict[str, ReferenceInfo | None] = {}
-        # A version of its own only where the window holds several versions: otherwise
-        # the every-version row already says it all.
+        # A version gets rows of its own where the window holds several versions, or where
+        # it has a reference of its own; otherwise the every-version row says it all.
         versions_per_window = (
             counts[counts["version"] != ALL_VERSIONS].groupby("window_start").size()
         )
         out = []
+        shared = references[ALL_VERSIONS] = active_reference(con, model, None)
         for row in counts.itertuples(index=False):
             start = _as_datetime(row.window_start)
             if start + width > closed_before:
                 continue
-            if row.version != ALL_VERSIONS and versions_per_window.get(row.window_start, 0) < 2:
-                continue
             if row.version not in references:
-                wanted = None if row.version == ALL_VERSIONS else str(row.version)
-                references[row.version] = active_reference(con, model, wanted)
+                references[row.version] = active_reference(con, model, str(row.version))
             reference = references[row.version]
             if reference is None:
+                continue
+            alone = versions_per_window.get(row.window_start, 0) < 2
+            if row.version != ALL_VERSIONS and alone and _same(reference, shared):
                 continue
             fingerprint = (reference.id, int(row.rows), int(row.labelled))
             if stored.get((str(row.version), start)) == fingerprint:
@@ -170,6 +171,10 @@ class DriftJob:
                 quality_rows,
             )
         )
+
+
+def _same(one: ReferenceInfo | None, other: ReferenceInfo | None) -> bool:
+    return one is not None and other is not None and one.id == other.id
 
 
 def _as_datetime(value: object) -> datetime:

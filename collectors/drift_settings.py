@@ -4,7 +4,7 @@
 [models.churn.drift]
 drift_share = 0.5             # dataset drift when this share of features drifts
 multivariate = true           # the domain-classifier score
-multivariate_threshold = 0.55 # its ROC AUC at or above which the data drifted
+multivariate_threshold = 0.55 # its ROC AUC above which the data drifted
 [models.churn.drift.features.income]
 method = "psi"                # any registered method that fits the feature's kind
 threshold = 0.2

@@ -16,6 +16,8 @@ navigation = st.navigation(
             st.Page(PAGES / "overview.py", title="Overview", icon=":material/monitoring:"),
             st.Page(PAGES / "performance.py", title="Performance", icon=":material/insights:"),
             st.Page(PAGES / "latency.py", title="Latency & traffic", icon=":material/speed:"),
+            st.Page(PAGES / "drift.py", title="Drift", icon=":material/compare_arrows:"),
+            st.Page(PAGES / "quality.py", title="Data quality", icon=":material/rule:"),
             st.Page(PAGES / "system.py", title="System", icon=":material/memory:"),
             st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
         ],

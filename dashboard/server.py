@@ -153,6 +153,8 @@ def streamlit_config(settings: Settings) -> dict[str, Any]:
         "server.runOnSave": False,
         "client.toolbarMode": "minimal",
         "theme.base": "light",
+        # The Drift page's reference upload may be as large as an API upload.
+        "server.maxUploadSize": max(1, settings.max_reference_bytes // (1024 * 1024)),
     }
 
 

@@ -17,6 +17,7 @@ from monitoring.drift.registry import Kind
 DEFAULT_AUC_THRESHOLD = 0.55
 MIN_ROWS = 30
 MAX_ROWS = 2000
+REFERENCE_FLOOR = 500
 TOP_FEATURES = 5
 # HistGradientBoosting takes at most 255 category codes; rarer categories share the last one.
 MAX_CATEGORIES = 254
@@ -131,8 +132,10 @@ def domain_classifier(
 ) -> MultivariateDrift:
     """Train a classifier to tell reference (0) from current (1) rows; drifted if AUC > threshold.
 
-    Each side is sampled down to max_rows rows (seeded). A HistGradientBoostingClassifier
-    (categorical features as categories, NaN native) scores each row out of fold over a
+    The current side is sampled down to max_rows rows, the reference to as many rows as the
+    current side uses (at least REFERENCE_FLOOR, at most max_rows), seeded. A
+    HistGradientBoostingClassifier (categorical features as categories, NaN native) scores
+    each row out of fold over a
     stratified 2-fold split, and the ROC AUC of those scores is the drift score.
     Importance of a feature = the drop of that out-of-fold AUC when the feature's column is
     permuted (seeded) in the held-out rows and scored by the same fold models; only features
@@ -141,8 +144,10 @@ def domain_classifier(
     the rows used (after sampling). Deterministic for a seed.
     """
     rng = np.random.default_rng(seed)
-    ref = _sample(reference, max_rows, rng)
     cur = _sample(current, max_rows, rng)
+    # A reference many times the size of a small window costs training time, not signal:
+    # take about as many reference rows as current ones (at least REFERENCE_FLOOR).
+    ref = _sample(reference, min(max_rows, max(len(cur), REFERENCE_FLOOR)), rng)
 
     def result(auc: float | None, top: tuple[tuple[str, float], ...] = ()) -> MultivariateDrift:
         drifted = auc is not None and auc > threshold

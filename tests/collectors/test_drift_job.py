@@ -174,3 +174,16 @@ def test_range_drift_samples_above_drift_max_rows(service: DriftService) -> None
     assert payload["prediction"]["feature"] == "prediction"
     model = get_model(service.ingest.store.cursor(), "credit")
     assert model is not None
+
+
+def test_a_version_with_its_own_reference_is_judged_against_it(service: DriftService) -> None:
+    frame = pd.DataFrame({"income": np.linspace(40, 60, 200), "age": 40.0, "region": "north"})
+    own = service.upload_reference("credit", frame, "1", "version 1 sample")
+    DriftJob(service, granularities=("1d",)).run_once(NOW)
+    model = service.ingest.model("credit")
+    con = service.ingest.store.cursor()
+    mine = drift_windows(con, model, "1d", T0, NOW, "1")
+    shared = drift_windows(con, model, "1d", T0, NOW, ALL_VERSIONS)
+    assert len(mine) == len(shared) == DAYS
+    assert set(mine["reference_id"]) == {own.id}
+    assert own.id not in set(shared["reference_id"])
