@@ -23,6 +23,9 @@ SCORE = st.column_config.NumberColumn(format="%.4g")
 TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
 
 
+WINDOW_SPANS = {"1h": timedelta(hours=1), "1d": timedelta(days=1)}
+
+
 def show(container: Any, figure: Any, key: str) -> None:
     """A Plotly chart with its own template (theme=None keeps plotly_white)."""
     container.plotly_chart(figure, theme=None, config={"displaylogo": False}, key=key)
@@ -265,6 +268,13 @@ def live(name: str, version: str | None, range_label: str, window: str) -> None:
         return
     results = drift_data.stored_results(name, window, start, end, version)
     tiles(windows, results, window)
+    oldest = pd.Timestamp(windows["window_start"].iloc[0]).to_pydatetime()
+    if oldest - start > WINDOW_SPANS.get(window, timedelta(days=1)):
+        st.caption(
+            f"{fmt.count(len(windows))} windows stored, from {fmt.timestamp(oldest)}. The drift "
+            "job adds older ones each run (newest first), back to "
+            f"{settings.drift_lookback_days:g} days (drift_lookback_days)."
+        )
     features = results[results["role"] == "feature"]
     show(st, drift_figures.drift_heatmap(features, window), "drift_heatmap")
     drift = settings.model(name).drift
