@@ -1,4 +1,5 @@
-"""A real headless Chromium opens the Overview and a bookmarked page of a running demo."""
+"""A real headless Chromium opens the Overview, a bookmarked page and the Drift page of a
+running demo."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def test_overview_of_the_demo_renders_a_plotly_chart(tmp_path: Path) -> None:
             assert "credit-risk" in page.content()
             assert page.locator('[data-testid="stMetric"]').count() >= 4
             page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
+            page.close()
+            # The demo stores its training sample as the drift reference; the range computed
+            # now needs no drift job run, so the page has charts at once.
+            page = browser.new_page(viewport={"width": 1400, "height": 3000})
+            page.goto(server.url + "/drift", wait_until="domcontentloaded")
+            page.wait_for_selector("text=This range, computed now", timeout=60_000)
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            text = page.locator('[data-testid="stMain"]').inner_text()
+            assert "training sample (sample_data)" in text, text[:2000]
+            assert page.locator('[data-testid="stException"]').count() == 0
             browser.close()
         assert (tmp_path / "overview.png").stat().st_size > 10_000
     finally:
