@@ -23,7 +23,7 @@ import streamlit as st
 
 from collectors.drift_service import DriftService, NoReference, RangeDrift
 from collectors.reference_input import FILE_SUFFIXES, ReferenceInvalid, read_file
-from dashboard import data, drift_figures
+from dashboard import data, drift_figures, perf_data
 from monitoring.windows import window_floor
 from storage import StorageError, drift_store
 from storage.drift_store import ALL_VERSIONS
@@ -102,15 +102,10 @@ def page_range(
     The end is rounded up to the minute (the start moves with it unless the range is All),
     so a range that follows new predictions keeps its cache entries for a minute.
     """
-    summary = next((m for m in data.model_summaries() if m["name"] == name), None)
-    if summary is None:
-        st.warning("This model no longer exists. Pick another one.")
+    resolved = perf_data.live_range(name, range_label, perf_data.AUTO, what)
+    if resolved is None:
         return None
-    if not summary["predictions"]:
-        st.info(f"This model has no predictions yet: send some to see its {what}.")
-        return None
-    start, end = data.model_range(range_label, summary["first_seen"], summary["last_seen"])
-    assert start is not None and end is not None  # the model has predictions
+    summary, start, end, _ = resolved
     rounded = pd.Timestamp(end).ceil("min").to_pydatetime()
     if data.OVERVIEW_RANGES[range_label] is not None:
         start += rounded - end

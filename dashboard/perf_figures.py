@@ -59,7 +59,8 @@ def metric_label(metric: str) -> str:
     return " ".join([head, *words[1:]])
 
 
-def _style(fig: go.Figure, title: str, y_title: str, x_title: str = figures.TIME_AXIS) -> go.Figure:
+def style(fig: go.Figure, title: str, y_title: str, x_title: str = figures.TIME_AXIS) -> go.Figure:
+    """Template, title, height, margins and a bottom legend shared by the pages' charts."""
     fig.update_layout(
         template=figures.TEMPLATE,
         title={"text": title, "x": 0, "xanchor": "left"},
@@ -77,7 +78,8 @@ def _utc(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True).dt.tz_localize(None)
 
 
-def _missing(df: pd.DataFrame, columns: Sequence[str]) -> bool:
+def lacks(df: pd.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether a frame is empty or misses one of `columns`."""
     return df.empty or any(c not in df.columns for c in columns)
 
 
@@ -103,7 +105,7 @@ def metric_over_time(
     """A metric per window; provisional windows (coverage < threshold) shaded, hollow markers."""
     label = metric_label(metric)
     title = f"{label} per {WINDOW_WORDS.get(window, window)}"
-    if _missing(df, ("window_start", "provisional", metric)) or df[metric].isna().all():
+    if lacks(df, ("window_start", "provisional", metric)) or df[metric].isna().all():
         return figures.empty_figure(title, NO_LABELS)
     width = WINDOWS[window]
     times = _utc(df["window_start"]) + width / 2  # a window's value belongs to its middle
@@ -158,7 +160,7 @@ def metric_over_time(
             annotation_text=f"objective {target:g}",
             annotation_position="top left",
         )
-    _style(fig, title, label)
+    style(fig, title, label)
     if metric in RATIO_METRICS:
         fig.update_yaxes(rangemode="normal", autorangeoptions={"clipmin": 0, "clipmax": 1})
     return fig
@@ -167,7 +169,7 @@ def metric_over_time(
 def coverage_and_delay(df: pd.DataFrame, threshold: float, window: str = "1h") -> go.Figure:
     """Label coverage per window (bars) and label delay p50/p90 in hours (lines)."""
     title = "Label coverage and delay"
-    if _missing(df, ("window_start", "label_coverage", "count")) or not (df["count"] > 0).any():
+    if lacks(df, ("window_start", "label_coverage", "count")) or not (df["count"] > 0).any():
         return figures.empty_figure(title)
     width = WINDOWS[window]
     times = _utc(df["window_start"]) + width / 2
@@ -206,7 +208,7 @@ def coverage_and_delay(df: pd.DataFrame, threshold: float, window: str = "1h") -
         annotation_position="top left",
         secondary_y=False,
     )
-    _style(fig, title, "")
+    style(fig, title, "")
     fig.update_yaxes(title_text="Labelled (%)", range=[0, 105], secondary_y=False)
     fig.update_yaxes(
         title_text="Label delay (h)",
@@ -236,7 +238,7 @@ def confusion_heatmap(classes: Sequence[str], counts: np.ndarray) -> go.Figure:
             hovertemplate="true %{y}, predicted %{x}: %{z:,}<extra></extra>",
         )
     )
-    _style(fig, title, "True class", "Predicted class")
+    style(fig, title, "True class", "Predicted class")
     fig.update_xaxes(type="category")
     fig.update_yaxes(type="category", autorange="reversed")
     return fig
@@ -245,7 +247,7 @@ def confusion_heatmap(classes: Sequence[str], counts: np.ndarray) -> go.Figure:
 def calibration(df: pd.DataFrame) -> go.Figure:
     """Fraction of positives against mean score per bin, with the perfect diagonal."""
     title = "Calibration"
-    if _missing(df, ("mean_score", "fraction_positive", "count")):
+    if lacks(df, ("mean_score", "fraction_positive", "count")):
         return figures.empty_figure(title, "No scored, labelled predictions in this range")
     fig = go.Figure()
     fig.add_scatter(
@@ -265,7 +267,7 @@ def calibration(df: pd.DataFrame) -> go.Figure:
         line={"color": FINAL_COLOR},
         hovertemplate="score %{x:.2f}: %{y:.1%} positive (%{customdata:,} rows)<extra></extra>",
     )
-    _style(fig, title, "Fraction positive", "Mean score")
+    style(fig, title, "Fraction positive", "Mean score")
     fig.update_xaxes(range=[0, 1])
     fig.update_yaxes(range=[0, 1])
     return fig
@@ -287,7 +289,7 @@ def class_recall(recalls: dict[str, float | None]) -> go.Figure:
         )
     )
     fig.update_yaxes(range=[0, 1])
-    return _style(fig, title, "Recall", "True class")
+    return style(fig, title, "Recall", "True class")
 
 
 def residual_histogram(values: np.ndarray) -> go.Figure:
@@ -307,14 +309,14 @@ def residual_histogram(values: np.ndarray) -> go.Figure:
         )
     )
     fig.add_vline(x=0, line={"color": "#999", "dash": "dash"})
-    return _style(fig, title, "Predictions (count)", "Residual")
+    return style(fig, title, "Predictions (count)", "Residual")
 
 
 def latency_over_time(df: pd.DataFrame, window: str = "1h") -> go.Figure:
     """Latency p50/p90/p95/p99/max per window."""
     title = f"Latency percentiles per {WINDOW_WORDS.get(window, window)}"
     present = [c for c in LATENCY_LINES if c in df.columns]
-    if _missing(df, ("window_start",)) or not present or df[present].isna().all().all():
+    if lacks(df, ("window_start",)) or not present or df[present].isna().all().all():
         return figures.empty_figure(title, "No latencies in this range")
     times = _utc(df["window_start"])
     fig = go.Figure()
@@ -330,7 +332,7 @@ def latency_over_time(df: pd.DataFrame, window: str = "1h") -> go.Figure:
             hovertemplate=f"{name} %{{y:,.1f}} ms<extra></extra>",
         )
     fig.update_layout(hovermode="x unified")
-    _style(fig, title, "Latency (ms)")
+    style(fig, title, "Latency (ms)")
     fig.update_yaxes(rangemode="tozero")
     return fig
 
@@ -338,7 +340,7 @@ def latency_over_time(df: pd.DataFrame, window: str = "1h") -> go.Figure:
 def latency_histogram(df: pd.DataFrame) -> go.Figure:
     """Latency counts per bin (bin_lower, bin_upper, count)."""
     title = "Latency distribution"
-    if _missing(df, ("bin_lower", "bin_upper", "count")):
+    if lacks(df, ("bin_lower", "bin_upper", "count")):
         return figures.empty_figure(title, "No latencies in this range")
     lower, upper = df["bin_lower"].astype(float), df["bin_upper"].astype(float)
     fig = go.Figure(
@@ -352,13 +354,13 @@ def latency_histogram(df: pd.DataFrame) -> go.Figure:
             name="predictions",
         )
     )
-    return _style(fig, title, "Predictions (count)", "Latency (ms)")
+    return style(fig, title, "Predictions (count)", "Latency (ms)")
 
 
 def throughput(df: pd.DataFrame, window: str = "1h") -> go.Figure:
     """Predictions per minute, averaged over each window."""
     title = f"Throughput (mean per {WINDOW_WORDS.get(window, window)})"
-    if _missing(df, ("window_start", "throughput_per_min", "count")) or not (df["count"] > 0).any():
+    if lacks(df, ("window_start", "throughput_per_min", "count")) or not (df["count"] > 0).any():
         return figures.empty_figure(title, "No predictions in this range")
     fig = go.Figure()
     fig.add_scatter(
@@ -369,6 +371,6 @@ def throughput(df: pd.DataFrame, window: str = "1h") -> go.Figure:
         line={"color": FINAL_COLOR},
         hovertemplate="%{y:,.2f} per minute<extra></extra>",
     )
-    _style(fig, title, "Predictions per minute")
+    style(fig, title, "Predictions per minute")
     fig.update_yaxes(rangemode="tozero")
     return fig

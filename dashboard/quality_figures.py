@@ -9,15 +9,13 @@ reaches trace data, never a layout title or a hovertemplate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from dashboard import figures
 from dashboard import format as fmt
-from dashboard.perf_figures import WINDOW_WORDS
+from dashboard.perf_figures import WINDOW_WORDS, lacks, style
 from monitoring.windows import WINDOWS
 
 QUALITY_CHECKS = {
@@ -52,28 +50,9 @@ UNSEEN_COLOR = "#ff7f0e"
 HOUR = pd.Timedelta(hours=1)
 
 
-def style(fig: go.Figure, title: str, y_title: str, x_title: str = figures.TIME_AXIS) -> go.Figure:
-    """Template, title, height, margins and a bottom legend shared by the Drift page charts."""
-    fig.update_layout(
-        template=figures.TEMPLATE,
-        title={"text": title, "x": 0, "xanchor": "left"},
-        height=figures.HEIGHT,
-        margin={"l": 60, "r": 20, "t": 50, "b": 110},
-        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
-    )
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title)
-    return fig
-
-
 def naive_utc(values: pd.Series) -> pd.Series:
     """Timestamps as naive UTC, index reset (Plotly would shift tz-aware times)."""
     return pd.to_datetime(values, utc=True).dt.tz_localize(None).reset_index(drop=True)
-
-
-def lacks(df: pd.DataFrame, columns: Sequence[str]) -> bool:
-    """Whether a frame is empty or misses one of `columns`."""
-    return df.empty or any(c not in df.columns for c in columns)
 
 
 def window_label(start: pd.Timestamp, window: str) -> str:
