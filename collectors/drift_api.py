@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,8 @@ from storage import drift_store
 from storage.references import list_references
 
 RANGE_PARAMS = ("start", "end", "version")
+# (cursor, model, granularity, start, end, version) -> the stored rows to answer with
+StoredParts = Callable[..., dict[str, Any]]
 
 
 def range_params(
@@ -139,7 +141,8 @@ def drift_routes(ctx: ApiContext, service: DriftService) -> list[Route]:
             raise ApiError(409, str(exc)) from None
         return ok(result.as_api())
 
-    async def get_drift_windows(request: Request) -> Response:
+    async def stored(request: Request, parts: StoredParts) -> Response:
+        """Stored windows of a range: {"window", "version", **parts(...)}."""
         start, end, version = range_params(request.query_params, ("window",))
         granularity = _granularity(request.query_params)
 
@@ -147,35 +150,34 @@ def drift_routes(ctx: ApiContext, service: DriftService) -> list[Route]:
             model = service.ingest.model(request.path_params["model"])
             con = service.ingest.store.cursor()
             wanted = version or drift_store.ALL_VERSIONS
-            windows = drift_store.drift_windows(con, model, granularity, start, end, wanted)
-            results = drift_store.drift_results(con, model, granularity, start, end, wanted)
-            return {
-                "window": granularity,
-                "version": version,
-                "windows": _records(windows),
-                "results": _records(results),
-            }
+            found = parts(con, model, granularity, start, end, wanted)
+            return {"window": granularity, "version": version, **found}
 
         return ok(await run_in_threadpool(read))
+
+    async def get_drift_windows(request: Request) -> Response:
+        return await stored(
+            request,
+            lambda con, model, granularity, start, end, wanted: {
+                "windows": _records(
+                    drift_store.drift_windows(con, model, granularity, start, end, wanted)
+                ),
+                "results": _records(
+                    drift_store.drift_results(con, model, granularity, start, end, wanted)
+                ),
+            },
+        )
 
     async def get_quality(request: Request) -> Response:
-        start, end, version = range_params(request.query_params, ("window",))
-        granularity = _granularity(request.query_params)
-
-        def read() -> dict[str, Any]:
-            model = service.ingest.model(request.path_params["model"])
-            con = service.ingest.store.cursor()
-            wanted = version or drift_store.ALL_VERSIONS
-            quality = drift_store.quality_results(con, model, granularity, start, end, wanted)
-            rejected = drift_store.rejections(con, model.name, start, end)
-            return {
-                "window": granularity,
-                "version": version,
-                "quality": _records(quality),
-                "rejections": _records(rejected),
-            }
-
-        return ok(await run_in_threadpool(read))
+        return await stored(
+            request,
+            lambda con, model, granularity, start, end, wanted: {
+                "quality": _records(
+                    drift_store.quality_results(con, model, granularity, start, end, wanted)
+                ),
+                "rejections": _records(drift_store.rejections(con, model.name, start, end)),
+            },
+        )
 
     async def get_report(request: Request) -> Response:
         start, end, version = range_params(request.query_params)

@@ -211,3 +211,40 @@ def test_spool_reference_folder(server: ServerProcess, model: str) -> None:
     listed = server.request("GET", f"/api/v1/models/{model}/reference?version=3")
     assert listed.body["reference"]["rows"] == 80
     assert listed.body["reference"]["version"] == "3"
+
+
+def test_the_drift_job_stores_windows_the_api_serves(tmp_path: Path) -> None:
+    from tests.integration.conftest import FEATURES
+    from tests.integration.server import start_server
+
+    config = tmp_path / "vigil.toml"
+    config.write_text("[server]\ndrift_interval_s = 0.5\ndrift_lookback_days = 3650\n")
+    server = start_server(tmp_path / "vigil.duckdb", config=config)
+    try:
+        model = "credit"
+        reg = {"task": "binary", "features": FEATURES}
+        assert server.request("PUT", f"/api/v1/models/{model}", reg).status == 200
+        _load(server, model)
+        frame = _reference().drop(columns="label")
+        records = json.loads(frame.to_json(orient="records"))
+        put = server.request("PUT", f"/api/v1/models/{model}/reference", {"records": records})
+        assert put.status == 200, put.body
+        query = f"/api/v1/models/{model}/drift/windows?{RANGE}&window=1h"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            body = server.request("GET", query).body
+            if body["windows"]:
+                break
+            time.sleep(0.3)
+        window = body["windows"][0]
+        assert window["rows"] == 300 and window["reference_id"] == put.body["reference"]["id"]
+        assert window["window_start"].startswith("2025-11-24T16:00:00")
+        roles = {(r["role"], r["feature"]) for r in body["results"]}
+        # The reference has no predictions or labels: features only.
+        assert roles == {("feature", "age"), ("feature", "income"), ("feature", "region")}
+        quality = server.request("GET", f"/api/v1/models/{model}/quality?{RANGE}&window=1h")
+        rows = {r["feature"]: r for r in quality.body["quality"]}
+        assert rows["region"]["rows"] == 300 and rows["region"]["constant"] is True
+        assert rows["age"]["missing"] == 0 and rows["age"]["out_of_range"] == 0
+    finally:
+        server.stop()
