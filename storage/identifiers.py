@@ -47,3 +47,15 @@ def predictions_table(model_id: int) -> str:
     if not isinstance(model_id, int) or model_id < 0:
         raise InvalidIdentifierError(f"invalid model id {model_id!r}")
     return f"predictions_{model_id}"
+
+
+def attribution_column(feature: str) -> str:
+    """The explanations-table column that stores a feature's attribution."""
+    return "a_" + check_feature_name(feature)
+
+
+def explanations_table(model_id: int) -> str:
+    """The explanations table of a model, by its numeric id (names never reach SQL)."""
+    if isinstance(model_id, bool) or not isinstance(model_id, int) or model_id < 0:
+        raise InvalidIdentifierError(f"invalid model id {model_id!r}")
+    return f"explanations_{model_id}"

@@ -246,7 +246,10 @@ def test_bad_references_are_refused_and_leave_nothing_behind(
     with pytest.raises(ValueError, match="must be after start"):
         from_range(writer, model, T0, T0)
     assert list_references(con, model) == []
-    tables = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'reference_%'")
+    tables = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE regexp_matches(table_name, '^reference_[0-9]+$')"
+    )
     assert tables.fetchone() == (0,)
     info = upload(writer, model, pa.table({"x": [1.0]}))
     with pytest.raises(ValueError, match=r"unknown feature\(s\) 'nope' of model 'multiclass'"):
