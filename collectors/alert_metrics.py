@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from collectors.drift_alerts import DRIFT_METRICS, drift_value
+from collectors.explain_alerts import EXPLAIN_METRICS, ndcg_value
 from collectors.performance import overall_metrics
 from collectors.window_parts import PartCache
 from monitoring.alert_rules import AlertRule
@@ -48,6 +49,8 @@ def model_value(
     span = window_of(rule)
     if rule.metric in DRIFT_METRICS:
         return drift_value(con, rule, model, now, span)
+    if rule.metric in EXPLAIN_METRICS:
+        return ndcg_value(con, rule, model, now, span)
     start = now - span
     totals = overall_metrics(con, model, start, now, rule.version, cache=cache)
     count = int(totals.get("count") or 0)

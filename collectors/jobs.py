@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from collectors.alerting import Alerting
 from collectors.drift_job import DriftJob
+from collectors.explain_job import ExplainJob
 from collectors.ingest import IngestService
 from collectors.settings import Settings
 from collectors.spool import SpoolWatcher
@@ -89,6 +90,7 @@ def build_scheduler(
     spool: SpoolWatcher,
     alerting: Alerting | None = None,
     drift: DriftJob | None = None,
+    explain: ExplainJob | None = None,
 ) -> BackgroundScheduler:
     """A scheduler with every job added (not started)."""
     scheduler = BackgroundScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
@@ -136,6 +138,15 @@ def build_scheduler(
             "interval",
             seconds=settings.drift_interval_s,
             id="drift",
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
+    if explain is not None:
+        scheduler.add_job(
+            _logged(explain.run_once, "explanation job"),
+            "interval",
+            seconds=settings.explain_interval_s,
+            id="explain",
             replace_existing=True,
             next_run_time=datetime.now(UTC),
         )

@@ -51,6 +51,11 @@ class Settings:
     drift_max_rows: int = 1_000_000
     max_reference_bytes: int = 512 * 1024 * 1024
     evidently_max_rows: int = 50_000
+    explain_interval_s: float = 60.0
+    explain_rate: float = 0.05
+    explain_cap: int = 500
+    explain_lookback_days: float = 7.0
+    max_artifact_bytes: int = 256 * 1024 * 1024
     models: dict[str, ModelSettings] = field(default_factory=dict, hash=False)
     alerting: AlertSettings = field(default_factory=AlertSettings, hash=False)
 
@@ -113,6 +118,7 @@ def _check(settings: Settings) -> Settings:
         "spool_interval_s",
         "dashboard_refresh_s",
         "drift_interval_s",
+        "explain_interval_s",
     ):
         if getattr(settings, name) < 0.1:
             raise SettingsError(f"{name} must be at least 0.1 seconds")
@@ -125,9 +131,17 @@ def _check(settings: Settings) -> Settings:
         "drift_max_rows",
         "max_reference_bytes",
         "evidently_max_rows",
+        "explain_cap",
+        "explain_lookback_days",
+        "max_artifact_bytes",
     ):
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{name} must be positive")
+    if not 0 < settings.explain_rate <= 1:
+        raise SettingsError(
+            f"explain_rate is the share of predictions explained: above 0 and at most 1, "
+            f"got {settings.explain_rate}"
+        )
     if settings.api_token is not None and len(settings.api_token) < 16:
         raise SettingsError(
             "the API token must be at least 16 characters: use `vigil token` to make one"

@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from collectors.reference_input import FILE_SUFFIXES, ReferenceInvalid, read_file
+from dashboard import cli_http
 from dashboard import format as fmt
 
-DEFAULT_URL = "http://127.0.0.1:8501"
 PARQUET = "application/vnd.apache.parquet"
 
 
@@ -33,61 +28,10 @@ def add_parser(sub: Any) -> None:
     upload.add_argument("file", type=Path, help=f"the data: {', '.join(FILE_SUFFIXES)}")
     upload.add_argument("--model", required=True, help="the registered model")
     upload.add_argument("--version", help="the version it is for (default: every version)")
-    _server_flags(upload)
+    cli_http.server_flags(upload)
     listing = actions.add_parser("list", help="the model's references, the one in use first")
     listing.add_argument("--model", required=True, help="the registered model")
-    _server_flags(listing)
-
-
-def _server_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("VIGIL_URL", DEFAULT_URL),
-        help=f"the server (default {DEFAULT_URL}; env VIGIL_URL)",
-    )
-
-
-def _token() -> str:
-    token = os.environ.get("VIGIL_API_TOKEN", "")
-    path = os.environ.get("VIGIL_API_TOKEN_FILE")
-    if not token and path:
-        token = Path(path).read_text(encoding="utf-8").strip()
-    if not token:
-        raise SystemExit(
-            "vigil: set VIGIL_API_TOKEN (or VIGIL_API_TOKEN_FILE) to an API token of the server"
-        )
-    return token
-
-
-def _call(method: str, url: str, body: bytes | None = None, kind: str = "") -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {_token()}"}
-    if kind:
-        headers["Content-Type"] = kind
-    # _model_url only builds http(s) URLs.
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=600) as reply:  # noqa: S310
-            return dict(json.loads(reply.read()))
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read()).get("error", exc.reason)
-        except (ValueError, AttributeError):
-            message = exc.reason
-        raise SystemExit(f"vigil: the server refused it ({exc.code}): {message}") from None
-    except urllib.error.URLError as exc:
-        raise SystemExit(
-            f"vigil: cannot reach the server at {url.split('/api/')[0]}: {exc.reason}. "
-            "Is `vigil serve` running? Set --url or VIGIL_URL"
-        ) from None
-
-
-def _model_url(base: str, model: str, path: str, params: dict[str, str]) -> str:
-    if not base.startswith(("http://", "https://")):
-        raise SystemExit(f"vigil: --url {base!r} must start with http:// or https://")
-    query = urlencode({k: v for k, v in params.items() if v})
-    return f"{base.rstrip('/')}/api/v1/models/{quote(model, safe='')}/{path}" + (
-        f"?{query}" if query else ""
-    )
+    cli_http.server_flags(listing)
 
 
 def upload(args: argparse.Namespace) -> int:
@@ -110,10 +54,10 @@ def upload(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    url = _model_url(
+    url = cli_http.model_url(
         args.url, args.model, "reference", {"version": args.version or "", "name": path.name}
     )
-    info = _call("PUT", url, body, PARQUET)["reference"]
+    info = cli_http.call("PUT", url, body, PARQUET)["reference"]
     took = time.monotonic() - started
     scope = f"version {info['version']}" if info.get("version") else "every version"
     print(
@@ -125,8 +69,8 @@ def upload(args: argparse.Namespace) -> int:
 
 def listing(args: argparse.Namespace) -> int:
     """Print the model's references, newest first, marking the one in use."""
-    url = _model_url(args.url, args.model, "reference", {})
-    reply = _call("GET", url)
+    url = cli_http.model_url(args.url, args.model, "reference", {})
+    reply = cli_http.call("GET", url)
     active = (reply.get("reference") or {}).get("id")
     if not reply.get("references"):
         print(f"model {args.model} has no reference data yet")

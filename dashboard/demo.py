@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+
+import joblib
 
 from collectors.client import Monitor
 from collectors.ingest import IngestService
@@ -117,6 +122,10 @@ def start_demo(
         except Exception:
             log.exception("demo: loading the history failed")
             return
+        try:
+            register_demo_artifacts(url, token)
+        except OSError:
+            log.exception("demo: registering the model artifact failed; explanations are off")
         if not live or stop.is_set():
             return
         monitor = Monitor(url, token, MODEL_NAME, **_registration_kwargs())
@@ -141,6 +150,47 @@ def start_demo(
             monitor.close(timeout=1)
 
     return stopper
+
+
+def register_demo_artifacts(url: str, token: str, versions: tuple[str, ...] = ("1", "2")) -> None:
+    """Register the demo model for both versions through the API, as a user would, unless
+    it already is; waits up to 30 s for the server to answer."""
+    base = f"{url}/api/v1/models/{MODEL_NAME}"
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            request = urllib.request.Request(f"{base}/artifacts", headers=headers)  # noqa: S310
+            with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 (loopback)
+                have = {a["version"] for a in json.loads(reply.read())["artifacts"]}
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    data = joblib_bytes(load_or_train_model())
+    for version in versions:
+        if version in have:
+            continue
+        request = urllib.request.Request(  # noqa: S310 (the demo's own loopback server)
+            f"{base}/versions/{version}/artifact",
+            data=data,
+            method="PUT",
+            headers={**headers, "Content-Type": "application/octet-stream"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as reply:  # noqa: S310 (loopback)
+            info = json.loads(reply.read())["artifact"]
+        print(
+            f"demo: registered the model for version {version} ({info['explainer']} explainer)",
+            flush=True,
+        )
+
+
+def joblib_bytes(model: object) -> bytes:
+    """A model as joblib.dump writes it."""
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return buffer.getvalue()
 
 
 def _registration_kwargs() -> dict[str, object]:

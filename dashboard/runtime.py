@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from collectors.alerting import Alerting
 from collectors.drift_service import DriftService
+from collectors.explain_service import ExplainService
 from collectors.settings import Settings
 from collectors.window_parts import PartCache
 from storage import Store
@@ -21,6 +22,7 @@ class Runtime:
     parts: PartCache = field(default_factory=PartCache)
     alerting: Alerting | None = None  # rule evaluation and delivery, for the Alerts page
     drift: DriftService | None = None  # references and drift, for the Drift pages
+    explain: ExplainService | None = None  # artifacts and SHAP, for the Explanations page
 
 
 _current: Runtime | None = None

@@ -22,6 +22,9 @@ from collectors.drift_api import drift_routes
 from collectors.drift_job import DriftJob
 from collectors.drift_service import DriftService, file_sink
 from collectors.drift_settings import check_columns
+from collectors.explain_api import explain_routes
+from collectors.explain_job import ExplainJob
+from collectors.explain_service import ExplainService
 from collectors.http_api import ApiContext, api_routes
 from collectors.ingest import IngestService
 from collectors.jobs import SystemJob, build_scheduler
@@ -97,6 +100,7 @@ def build_app(services: Services) -> Any:
     settings = services.settings
     system_job = SystemJob(default_sampler(settings.data_dir), services.ingest)
     drift = DriftService(services.ingest, settings)
+    explain = ExplainService(services.ingest, settings, drift)
     spool = SpoolWatcher(settings.spool_dir, services.ingest, references=file_sink(drift))
     parts = PartCache()  # the API and the pages share computed window parts
     # No part cache for rules: their look-back windows move every evaluation, so cached
@@ -105,7 +109,7 @@ def build_app(services: Services) -> Any:
         services.ingest, settings.alerting, lambda model: settings.model(model).provisional_coverage
     )
     scheduler = build_scheduler(
-        settings, services.ingest, system_job, spool, alerting, DriftJob(drift)
+        settings, services.ingest, system_job, spool, alerting, DriftJob(drift), ExplainJob(explain)
     )
     ctx = ApiContext(
         ingest=services.ingest,
@@ -119,7 +123,7 @@ def build_app(services: Services) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-        set_runtime(Runtime(services.store, settings, parts, alerting, drift))
+        set_runtime(Runtime(services.store, settings, parts, alerting, drift, explain))
         scheduler.start()
         stoppers = [start() for start in services.background]
         log.info("vigil started: db=%s", settings.db)
@@ -131,7 +135,12 @@ def build_app(services: Services) -> Any:
             scheduler.shutdown(wait=True)
             shutdown(services)
 
-    routes = [*api_routes(ctx), *alert_routes(ctx, alerting), *drift_routes(ctx, drift)]
+    routes = [
+        *api_routes(ctx),
+        *alert_routes(ctx, alerting),
+        *drift_routes(ctx, drift),
+        *explain_routes(ctx, explain),
+    ]
     return st.App(str(APP_SCRIPT), lifespan=lifespan, routes=routes)
 
 
