@@ -19,6 +19,8 @@ from benchmarks.bench_drift import bench_drift
 from benchmarks.bench_drift import summary_row as drift_row
 from benchmarks.bench_drift_job import bench_drift_job
 from benchmarks.bench_drift_job import summary_row as drift_job_row
+from benchmarks.bench_explain import bench_explain
+from benchmarks.bench_explain import summary_row as explain_row
 from benchmarks.bench_ingest import bench_ingest
 from benchmarks.bench_performance import bench_performance
 from benchmarks.bench_performance import summary_rows as performance_rows
@@ -43,6 +45,7 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, ...]]:
         *performance,
         _row(drift_name, drift_value, drift_base, drift_target, drift_ok),
         _row(*drift_job_row(results["drift_job"])),
+        _row(*explain_row(results["explain"])),
         _row(
             "log_prediction p99 (paced 50k/s)",
             f"{client['log_prediction_us']['p99']:.2f} µs",
@@ -99,6 +102,7 @@ def main() -> int:
         ("performance", bench_performance),
         ("drift", bench_drift),
         ("drift_job", bench_drift_job),
+        ("explain", bench_explain),
     ]
     for i, (name, bench) in enumerate(steps, 1):
         print(f"[{i}/{len(steps)}] {name} ...", flush=True)
