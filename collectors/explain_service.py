@@ -191,10 +191,11 @@ class ExplainService:
             frame = explanation_frame(part, explained, artifact)[ok].reset_index(drop=True)
             if frame.empty:
                 continue
-            stored += self.ingest.writer.run(
-                lambda con, f=frame: insert_explanations(con, model, f)
-            )
+            stored += self._store(model, frame)
         return stored
+
+    def _store(self, model: ModelInfo, frame: pd.DataFrame) -> int:
+        return self.ingest.writer.run(lambda con: insert_explanations(con, model, frame))
 
     def explain_event(self, model_name: str, event_id: str) -> dict[str, Any]:
         """One prediction's explanation, computed and stored now when it is not stored."""

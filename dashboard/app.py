@@ -18,6 +18,7 @@ navigation = st.navigation(
             st.Page(PAGES / "latency.py", title="Latency & traffic", icon=":material/speed:"),
             st.Page(PAGES / "drift.py", title="Drift", icon=":material/compare_arrows:"),
             st.Page(PAGES / "quality.py", title="Data quality", icon=":material/rule:"),
+            st.Page(PAGES / "explanations.py", title="Explanations", icon=":material/lightbulb:"),
             st.Page(PAGES / "system.py", title="System", icon=":material/memory:"),
             st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
         ],
