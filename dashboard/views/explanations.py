@@ -349,14 +349,15 @@ def segment_section(name: str, version: str | None, start: datetime, end: dateti
             "share overall": [shares.get(f) for f in frame["feature"]],
         }
     )
-    table["difference"] = table["share in segment"] - pd.to_numeric(table["share overall"])
+    # In percentage points: shares are fractions, the table shows them as percents.
+    table["difference"] = 100 * (table["share in segment"] - pd.to_numeric(table["share overall"]))
     right.dataframe(
         table,
         hide_index=True,
         column_config={
             "share in segment": SHARE,
             "share overall": SHARE,
-            "difference": st.column_config.NumberColumn(format="%+.1%"),
+            "difference": st.column_config.NumberColumn(format="%+.1f pp"),
         },
         placeholder=fmt.MISSING,
         key="explain_segment_table",

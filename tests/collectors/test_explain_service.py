@@ -179,3 +179,33 @@ def test_attribution_drift_against_the_reference_ranking(
     again = service.reference_importance(MODEL_NAME, "2")
     assert again is not None
     assert np.allclose(again["mean_abs"].to_numpy(), reference["mean_abs"].to_numpy())
+
+
+def test_attribution_ndcg_alert_value(service: ExplainService, history) -> None:
+    from collectors.alert_metrics import model_value
+    from collectors.explain_service import ranked
+    from monitoring.alert_rules import parse_rule
+    from monitoring.explain.attribution_drift import ndcg
+    from storage.explanations import importance
+
+    model = service.ingest.model(MODEL_NAME)
+    con = service.ingest.store.cursor()
+    rule = parse_rule(
+        "reasons",
+        {"metric": "attribution_ndcg", "condition": "< 0.9", "model": MODEL_NAME, "window": "1d"},
+        models=None,
+        channels=(),
+    )
+    now = history.end
+    assert model_value(con, rule, model, now, 0.8) is None  # no reference ranking yet
+    table = reference_table(reference_sample(history.model, n=300), model)
+    service.ingest.writer.run(
+        lambda w: create_reference(w, model, table, version=None, description="train")
+    )
+    service.register_artifact(MODEL_NAME, "2", _bytes(history.model))
+    ExplainJob(service).run_once(now + timedelta(minutes=1))  # also stores the baseline
+    value = model_value(con, rule, model, now, 0.8)
+    reference = service.reference_importance(MODEL_NAME, "2")
+    current = importance(con, model, now - timedelta(days=1), now)
+    assert value is not None and 0 < value <= 1
+    assert value == pytest.approx(ndcg(reference, ranked(current)))
