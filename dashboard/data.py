@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
+from dashboard import format as fmt
 from dashboard import runtime as runtime_module
 from dashboard.figures import BUCKET_SIZES
 from dashboard.runtime import Runtime
@@ -25,6 +27,7 @@ from storage import queries
 from storage.models import ModelInfo, get_model
 from storage.store import Store
 
+T = TypeVar("T")
 TTL_S = 3.0
 ALL_VERSIONS = "All versions"
 OVERVIEW_RANGES: dict[str, timedelta | None] = {
@@ -295,3 +298,27 @@ def now_range(label: str, now: datetime | None = None) -> tuple[datetime, dateti
     micros = int(now.timestamp() * 1_000_000)
     end = datetime.fromtimestamp(-(-micros // step) * step / 1_000_000, UTC)
     return end - SYSTEM_RANGES[label], end
+
+
+# Services (drift, explanations) read through Store.cursor(), which keeps one cursor per
+# thread for the store's life, and Streamlit runs every rerun in a new thread: their calls
+# run on these long-lived threads instead, so reruns add no cursors.
+_service_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vigil-page-service")
+
+
+def on_service_thread(call: Callable[..., T], *args: Any) -> T:
+    """Run a service call on the pages' long-lived service threads and wait for it."""
+    return _service_threads.submit(call, *args).result()
+
+
+def say(key: str, ok: bool, text: str) -> None:
+    """Keep a message for the page's next run (callbacks run before the script)."""
+    st.session_state[key] = (ok, text)
+
+
+def flash(key: str) -> None:
+    """Show, once, the message a callback left under `key`."""
+    message = st.session_state.pop(key, None)
+    if message is not None:
+        ok, text = message
+        (st.success if ok else st.error)(fmt.markdown_text(text))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 import re
 import tempfile
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,10 +38,6 @@ NO_SERVICE = (
 )
 # What a reference action can fail with; the message says what to change.
 ACTION_ERRORS = (ReferenceInvalid, NoReference, ValueError, LookupError, StorageError)
-# DriftService reads through Store.cursor(), which keeps one cursor per thread for the store's
-# life. Streamlit runs every rerun in a new thread, so calling it there would add a cursor per
-# rerun: its calls run on these two long-lived threads instead.
-_worker = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vigil-drift-page")
 
 
 def service() -> DriftService | None:
@@ -56,10 +50,6 @@ def _service() -> DriftService:
     if found is None:
         raise LookupError(NO_SERVICE)
     return found
-
-
-def _on_worker(call: Callable[..., T], *args: Any) -> T:
-    return _worker.submit(call, *args).result()
 
 
 def pickers(models: list[dict[str, Any]], prefix: str) -> tuple[str, str | None, str, str]:
@@ -283,7 +273,7 @@ def references(name: str) -> list[ReferenceInfo]:
 def _range_drift(
     store: str, name: str, start: datetime, end: datetime, version: str | None, reference_id: int
 ) -> RangeDrift:
-    return _on_worker(_service().range_drift, name, start, end, version)
+    return data.on_service_thread(_service().range_drift, name, start, end, version)
 
 
 def range_drift(name: str, start: datetime, end: datetime, version: str | None) -> RangeDrift:
@@ -370,7 +360,7 @@ def upload_reference(
         path.write_bytes(content)
         frame = read_file(path)
     description = Path(file_name.replace("\\", "/")).name[:200] or "upload"
-    info = _on_worker(drift.upload_reference, name, frame, version, description)
+    info = data.on_service_thread(drift.upload_reference, name, frame, version, description)
     clear_reference_caches()
     return info
 
@@ -384,14 +374,14 @@ def use_range(
 ) -> ReferenceInfo:
     """Make the logged predictions of [start, end) (of source_version) the reference."""
     drift = _service()
-    info = _on_worker(drift.range_reference, name, start, end, version, source_version)
+    info = data.on_service_thread(drift.range_reference, name, start, end, version, source_version)
     clear_reference_caches()
     return info
 
 
 def evidently_report(name: str, start: datetime, end: datetime, version: str | None) -> str:
     """Evidently's HTML drift report of the range against the reference in use."""
-    return _on_worker(_service().evidently_report, name, start, end, version)
+    return data.on_service_thread(_service().evidently_report, name, start, end, version)
 
 
 def report_file_name(name: str, start: datetime, end: datetime) -> str:

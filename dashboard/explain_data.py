@@ -9,8 +9,6 @@ serves. Cached functions take plain values plus the store key, like dashboard.da
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -38,10 +36,6 @@ NO_SERVICE = (
 )
 # What an explanation action can fail with; the message says what to change.
 ACTION_ERRORS = (NoArtifact, UnknownEvent, ValueError, LookupError, StorageError)
-# ExplainService reads through Store.cursor(), which keeps one cursor per thread for the
-# store's life; Streamlit runs every rerun in a new thread. As in drift_data, its calls run
-# on these two long-lived threads instead.
-_worker = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vigil-explain-page")
 
 
 def service() -> ExplainService | None:
@@ -54,10 +48,6 @@ def _service() -> ExplainService:
     if found is None:
         raise LookupError(NO_SERVICE)
     return found
-
-
-def _on_worker(call: Callable[..., T], *args: Any) -> T:
-    return _worker.submit(call, *args).result()
 
 
 def no_artifact_text(name: str, versions: list[str]) -> str:
@@ -157,7 +147,7 @@ def explained_rows(
 def explanation(name: str, event_id: str) -> dict[str, Any]:
     """One prediction's explanation: stored, or computed and stored now (not cached: a
     stored one is two small reads, and a new artifact must show at once)."""
-    found = _on_worker(_service().explain_event, name, event_id)
+    found = data.on_service_thread(_service().explain_event, name, event_id)
     if found.get("computed"):
         clear_caches()  # it counts now: the tables' "explained" flags and importance changed
     return found
@@ -172,7 +162,7 @@ def _importance(
     version: str | None,
     segment: Segment | None,
 ) -> dict[str, Any]:
-    return _on_worker(_service().importance, name, start, end, version, segment)
+    return data.on_service_thread(_service().importance, name, start, end, version, segment)
 
 
 def importance(
@@ -189,7 +179,7 @@ def importance(
 def _drift(
     store: str, name: str, start: datetime, end: datetime, window: str, version: str | None
 ) -> dict[str, Any]:
-    return _on_worker(_service().attribution_drift, name, start, end, window, version)
+    return data.on_service_thread(_service().attribution_drift, name, start, end, window, version)
 
 
 def attribution_drift(
@@ -214,7 +204,7 @@ def _explain_more(
 
 def explain_more(name: str, start: datetime, end: datetime, version: str | None) -> int:
     """Explain and store up to EXPLAIN_MORE unexplained predictions of the range, newest first."""
-    done = _on_worker(_explain_more, _service(), name, start, end, version)
+    done = data.on_service_thread(_explain_more, _service(), name, start, end, version)
     clear_caches()
     return done
 

@@ -28,16 +28,13 @@ def show(container: Any, figure: Any, key: str) -> None:
 
 
 def say(ok: bool, text: str) -> None:
-    """Keep a message for the next run of the page (callbacks run before the script)."""
-    st.session_state["explain_flash"] = (ok, text)
+    """Keep a message for the next run of the page."""
+    data.say("explain_flash", ok, text)
 
 
 def flash() -> None:
     """Show, once, the message a callback left."""
-    message = st.session_state.pop("explain_flash", None)
-    if message is not None:
-        ok, text = message
-        (st.success if ok else st.error)(fmt.markdown_text(text))
+    data.flash("explain_flash")
 
 
 def artifact_panel(name: str, version: str | None, versions: list[str]) -> None:
