@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from collectors.settings import SettingsError, load_settings
-from dashboard import cli_model, cli_reference
+from dashboard import cli_model, cli_reference, cli_report
 
 
 def _server_args(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("token", help="print a new random API token and its SHA-256 hash")
     cli_reference.add_parser(sub)
     cli_model.add_parser(sub)
+    cli_report.add_parser(sub)
     return parser
 
 
@@ -71,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_reference.run(args)
     if args.command == "model":
         return cli_model.run(args)
+    if args.command == "report":
+        return cli_report.run(args)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     try:
         settings = load_settings(

@@ -60,6 +60,22 @@ def call(method: str, url: str, body: bytes | None = None, kind: str = "") -> di
         ) from None
 
 
+def fetch(url: str) -> bytes:
+    """One authenticated GET of a non-JSON body (a report); SystemExit on failure."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token()}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=600) as reply:  # noqa: S310
+            return bytes(reply.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error", exc.reason)
+        except (ValueError, AttributeError):
+            message = exc.reason
+        raise SystemExit(f"vigil: the server refused it ({exc.code}): {message}") from None
+    except urllib.error.URLError as exc:
+        raise SystemExit(f"vigil: cannot reach {url.split('/api/')[0]}: {exc.reason}") from None
+
+
 def model_url(base: str, model: str, path: str, params: dict[str, str]) -> str:
     """The URL of a model's API path with its query parameters."""
     if not base.startswith(("http://", "https://")):

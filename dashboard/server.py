@@ -29,6 +29,7 @@ from collectors.http_api import ApiContext, api_routes
 from collectors.ingest import IngestService
 from collectors.jobs import SystemJob, build_scheduler
 from collectors.metrics import ServerMetrics
+from collectors.report_api import report_routes
 from collectors.settings import Settings
 from collectors.spool import SpoolWatcher
 from collectors.system import default_sampler
@@ -140,6 +141,7 @@ def build_app(services: Services) -> Any:
         *alert_routes(ctx, alerting),
         *drift_routes(ctx, drift),
         *explain_routes(ctx, explain),
+        *report_routes(ctx, settings),
     ]
     return st.App(str(APP_SCRIPT), lifespan=lifespan, routes=routes)
 

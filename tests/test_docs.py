@@ -51,11 +51,13 @@ def test_every_route_is_documented() -> None:
 
     from collectors.drift_api import drift_routes
     from collectors.explain_api import explain_routes
+    from collectors.report_api import report_routes
 
     routes = [
         *api_routes(_Ctx()),  # type: ignore[arg-type]
         *drift_routes(_Ctx(), None),  # type: ignore[arg-type]
         *explain_routes(_Ctx(), None),  # type: ignore[arg-type]
+        *report_routes(_Ctx(), None),  # type: ignore[arg-type]
     ]
     for route in routes:
         for method in sorted(route.methods or []):
