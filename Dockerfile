@@ -34,7 +34,14 @@ FROM python:3.11-slim-bookworm
 ENV PATH=/opt/venv/bin:$PATH \
     DO_NOT_TRACK=1 \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    VIGIL_CHROMIUM=/usr/bin/chromium
+
+# Chromium prints PDF reports (collectors/report_pdf.py); nothing else in the image uses it.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/vigil vigil \
     && mkdir -p /data \
