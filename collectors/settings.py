@@ -12,6 +12,7 @@ from typing import Any
 
 from collectors.alert_settings import AlertSettings, AlertSettingsError, parse_alerting
 from collectors.drift_settings import DriftSettings, DriftSettingsError, parse_drift
+from collectors.report_settings import ReportSchedule, ReportSettingsError, parse_reports
 from monitoring.slo import DEFAULT_OBJECTIVE_TARGET, Objective, parse_objective
 from storage.identifiers import check_model_name
 
@@ -58,6 +59,7 @@ class Settings:
     max_artifact_bytes: int = 256 * 1024 * 1024
     models: dict[str, ModelSettings] = field(default_factory=dict, hash=False)
     alerting: AlertSettings = field(default_factory=AlertSettings, hash=False)
+    reports: dict[str, ReportSchedule] = field(default_factory=dict, hash=False)
 
     def model(self, name: str) -> ModelSettings:
         """A model's settings; defaults for a model the config does not name."""
@@ -78,9 +80,11 @@ ENV_VARS = {
     "VIGIL_HOST": "host",
     "VIGIL_PORT": "port",
 }
-TABLES = ("server", "models", "alerts", "channels", "rules")  # the config file's tables
+TABLES = ("server", "models", "alerts", "channels", "rules", "reports")  # the file's tables
 # Flat settings, the ones [server], the environment and flags may set.
-_TYPES = {f.name: f.type for f in fields(Settings) if f.name not in ("models", "alerting")}
+_TYPES = {
+    f.name: f.type for f in fields(Settings) if f.name not in ("models", "alerting", "reports")
+}
 _MODEL_KEYS = tuple(f.name for f in fields(ModelSettings))
 
 
@@ -258,7 +262,9 @@ def load_settings(
             )
         try:
             values["alerting"] = parse_alerting(data, Path(config), env)
-        except AlertSettingsError as exc:
+            channels = values["alerting"].channels
+            values["reports"] = parse_reports(data.get("reports", {}), channels, config)
+        except (AlertSettingsError, ReportSettingsError) as exc:
             raise SettingsError(str(exc)) from None
     for var, name in ENV_VARS.items():
         if env.get(var):

@@ -30,6 +30,7 @@ from collectors.ingest import IngestService
 from collectors.jobs import SystemJob, build_scheduler
 from collectors.metrics import ServerMetrics
 from collectors.report_api import report_routes
+from collectors.report_schedule import ReportSender, add_report_jobs
 from collectors.settings import Settings
 from collectors.spool import SpoolWatcher
 from collectors.system import default_sampler
@@ -93,6 +94,11 @@ def open_services(settings: Settings) -> Services:
     for model in registered:
         for problem in check_columns(settings.model(model.name).drift, model.name, model.features):
             log.warning("drift setting ignored: %s", problem)
+    for report in settings.reports.values():
+        if report.model not in known:
+            log.warning(
+                "report %r names model %r, which is not registered yet", report.name, report.model
+            )
     return services
 
 
@@ -112,6 +118,7 @@ def build_app(services: Services) -> Any:
     scheduler = build_scheduler(
         settings, services.ingest, system_job, spool, alerting, DriftJob(drift), ExplainJob(explain)
     )
+    add_report_jobs(scheduler, ReportSender(services.ingest, settings))
     ctx = ApiContext(
         ingest=services.ingest,
         version=vigil_version(),

@@ -113,14 +113,17 @@ class EmailChannel:
 
     def send(self, group: NotificationGroup) -> None:
         """Deliver the group by SMTP; every failure becomes a DeliveryError without secrets."""
+        self.deliver(self.message(group))
+
+    def deliver(self, msg: EmailMessage, recipients: tuple[str, ...] | None = None) -> None:
+        """Send any message (a scheduled report too) to recipients (default: the channel's)."""
         try:
             self.validate()
         except ValueError as exc:
             raise DeliveryError(str(exc)) from None
         check_destination(self.host, self.allowed_hosts)
-        msg = self.message(group)
         try:
-            refused = self._deliver(msg)
+            refused = self._deliver(msg, recipients or self.recipients)
         except DeliveryError:
             raise
         except (smtplib.SMTPException, ssl.SSLError, OSError) as exc:
@@ -128,12 +131,14 @@ class EmailChannel:
         if refused:
             # Some recipients have the message: raising would make a retry send it twice.
             log.warning(
-                "email channel %r: the server refused %s; the others received the alert",
+                "email channel %r: the server refused %s; the others received the message",
                 self.name,
                 sorted(refused),
             )
 
-    def _deliver(self, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    def _deliver(
+        self, msg: EmailMessage, recipients: tuple[str, ...]
+    ) -> dict[str, tuple[int, bytes]]:
         context = self.ssl_context or ssl.create_default_context()
         smtp: smtplib.SMTP
         if self.security == "tls":
@@ -152,7 +157,7 @@ class EmailChannel:
                 smtp.ehlo()
             if self.username and self.password:
                 smtp.login(self.username, self.password)
-            return smtp.send_message(msg, self.sender, list(self.recipients))
+            return smtp.send_message(msg, self.sender, list(recipients))
 
     def _dest(self) -> str:
         return f"{self.host}:{self.port}"

@@ -93,6 +93,13 @@ def test_every_drift_setting_is_documented() -> None:
     assert "`VIGIL_URL`" in README
 
 
+def test_every_report_key_is_documented() -> None:
+    from collectors.report_settings import REPORT_KEYS
+
+    for key in REPORT_KEYS:
+        assert f"`{key}`" in README, f"README does not document the report key `{key}`"
+
+
 def test_every_make_target_is_documented() -> None:
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     targets = re.findall(r"^([a-z]+):.*## ", makefile, flags=re.M)
