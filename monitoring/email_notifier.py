@@ -113,6 +113,10 @@ class EmailChannel:
 
     def send(self, group: NotificationGroup) -> None:
         """Deliver the group by SMTP; every failure becomes a DeliveryError without secrets."""
+        try:
+            self.validate()  # before building headers from the addresses
+        except ValueError as exc:
+            raise DeliveryError(str(exc)) from None
         self.deliver(self.message(group))
 
     def deliver(self, msg: EmailMessage, recipients: tuple[str, ...] | None = None) -> None:
