@@ -19,6 +19,7 @@ navigation = st.navigation(
             st.Page(PAGES / "drift.py", title="Drift", icon=":material/compare_arrows:"),
             st.Page(PAGES / "quality.py", title="Data quality", icon=":material/rule:"),
             st.Page(PAGES / "explanations.py", title="Explanations", icon=":material/lightbulb:"),
+            st.Page(PAGES / "reports.py", title="Reports", icon=":material/summarize:"),
             st.Page(PAGES / "system.py", title="System", icon=":material/memory:"),
             st.Page(PAGES / "alerts.py", title="Alerts", icon=":material/notifications:"),
         ],
