@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
-from PIL import Image
 
 from tests.integration.conftest import record
 from tests.integration.server import ServerProcess, free_port
+from tests.pdf_pages import blank, pdf_pages
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 RANGE = "start=2025-11-24T00:00:00Z&end=2025-11-26T00:00:00Z"
@@ -59,18 +59,9 @@ def test_html_csv_and_pdf_from_the_api(server: ServerProcess, model: str, tmp_pa
     headline = pd.read_csv(archive.open("headline.csv"))
     assert "accuracy" in set(headline.iloc[:, 0]) or "accuracy" in headline.to_string()
     pdf = _raw(server, f"/api/v1/models/{model}/report?{RANGE}&format=pdf&paper=letter")
-    assert pdf.startswith(b"%PDF")
-    (tmp_path / "report.pdf").write_bytes(pdf)
-    subprocess.run(
-        ["pdftoppm", "-r", "30", "-png", str(tmp_path / "report.pdf"), str(tmp_path / "page")],
-        check=True,
-        timeout=120,
-    )
-    pages = sorted(tmp_path.glob("page-*.png"))
+    pages = pdf_pages(pdf, tmp_path / "pdf", dpi=30)
     assert len(pages) >= 2
-    for page in pages:
-        low, high = Image.open(page).convert("L").getextrema()
-        assert high - low > 100, f"{page.name} is blank"
+    assert not any(blank(page) for page in pages)
     raw = pq.read_table(
         io.BytesIO(_raw(server, f"/api/v1/models/{model}/report?{RANGE}&format=parquet&version=1"))
     )
