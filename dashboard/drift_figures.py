@@ -21,21 +21,11 @@ from dashboard.perf_figures import WINDOW_WORDS
 from dashboard.quality_figures import CURRENT_COLOR, lacks, middles, naive_utc, style, window_label
 from dashboard.quality_figures import distribution_overlay as distribution_overlay
 from monitoring.drift import get_method
-from monitoring.windows import WINDOWS
+from monitoring.drift.severity import SEVERITY_CAP, SEVERITY_SCALE, severity
+from monitoring.windows import WINDOWS, window_grid
 
 NO_DRIFT = "No drift computed in this range"
-SEVERITY_CAP = 3.0
 DRIFT_COLOR = "#d62728"
-# Blues below the drift line, a hard step to orange at severity 1, then reds up to the cap:
-# a cell just past its threshold must never look like one just below it.
-_STEP = 1 / SEVERITY_CAP
-SEVERITY_SCALE = [
-    [0.0, "#f7fbff"],
-    [_STEP, "#6baed6"],
-    [_STEP, "#fdae61"],
-    [2 * _STEP, "#e34a33"],
-    [1.0, "#7f0000"],
-]
 RESULT_COLUMNS = ("window_start", "feature", "method", "score", "threshold", "drifted")
 
 
@@ -51,43 +41,6 @@ def _number(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(number) else number
-
-
-def severity(method: str, score: float | None, threshold: float) -> float | None:
-    """One scale for every method, >= 1 meaning drifted, capped at SEVERITY_CAP.
-
-    Distances: score / threshold. P-values: log10(score) / log10(threshold), so p = t**2 is
-    2; p = 0 is the cap. None for a missing score, an unknown method or a p-value threshold
-    outside (0, 1).
-    """
-    value, limit = _number(score), _number(threshold)
-    if value is None or limit is None:
-        return None
-    try:
-        p_value = get_method(method).p_value
-    except ValueError:
-        return None
-    if p_value:
-        if not 0 < limit < 1:
-            return None
-        if value <= 0:
-            return SEVERITY_CAP
-        ratio = math.log10(min(value, 1.0)) / math.log10(limit)
-    elif limit <= 0:
-        ratio = SEVERITY_CAP if value > 0 else 0.0
-    else:
-        ratio = value / limit
-    return float(min(max(ratio, 0.0), SEVERITY_CAP))
-
-
-def _grid(starts: pd.Series, window: str) -> pd.DatetimeIndex:
-    """Every window from the first to the last, so a gap shows as an empty column."""
-    present = pd.DatetimeIndex(sorted(starts.unique()))
-    span = (present[-1] - present[0]).total_seconds() / WINDOWS[window].total_seconds()
-    if span > 5000:  # a mislabelled window size would explode the grid: show what exists
-        return present
-    full = pd.date_range(present[0], present[-1], freq=WINDOWS[window])
-    return full.union(present)
 
 
 def _score_text(value: object) -> str:
@@ -139,7 +92,7 @@ def drift_heatmap(results: pd.DataFrame, window: str) -> go.Figure:
     frame["severity"] = frame["severity"].astype(float)
     worst = frame.groupby("feature")["severity"].max().fillna(-1.0)
     features = sorted(worst.index, key=lambda name: (-worst[name], name))
-    starts = _grid(frame["start"], window)
+    starts = window_grid(frame["start"], window)
     edges = [*starts, starts[-1] + WINDOWS[window]]
     cells = frame.set_index(["feature", "start"])
     index = pd.MultiIndex.from_product([features, starts], names=["feature", "start"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
+
 from storage.time_windows import WINDOW_ORIGIN, WINDOW_WIDTHS
 
 # One definition, in storage (which computes windows in SQL); WINDOW_ORIGIN (2024-01-01)
@@ -59,3 +61,17 @@ def window_floor(ts: datetime, name: str) -> datetime:
         raise ValueError(f"timestamp {ts.isoformat()} has no time zone: pass an aware datetime")
     size = WINDOWS[check_window(name)]
     return WINDOW_ORIGIN + ((ts - WINDOW_ORIGIN) // size) * size
+
+
+MAX_GRID_WINDOWS = 5000
+
+
+def window_grid(starts: pd.Series, name: str) -> pd.DatetimeIndex:
+    """Every window from the first start to the last, so a gap shows as an empty column
+    (only the starts present when that would exceed MAX_GRID_WINDOWS: a wrong window name
+    must not explode a chart)."""
+    present = pd.DatetimeIndex(sorted(starts.unique()))
+    size = WINDOWS[check_window(name)]
+    if (present[-1] - present[0]).total_seconds() / size.total_seconds() > MAX_GRID_WINDOWS:
+        return present
+    return pd.date_range(present[0], present[-1], freq=size).union(present)

@@ -24,16 +24,6 @@ LATENCY_LINES = {
     "latency_p99_ms": ("p99", "dash"),
     "latency_max_ms": ("max", "longdash"),
 }
-SEVERITY_CAP = 3.0
-# Blues below the drift line, a hard step to orange at severity 1, then reds up to the cap.
-_STEP = 1 / SEVERITY_CAP
-SEVERITY_SCALE = [
-    [0.0, "#f7fbff"],
-    [_STEP, "#6baed6"],
-    [_STEP, "#fdae61"],
-    [2 * _STEP, "#e34a33"],
-    [1.0, "#7f0000"],
-]
 # Marks a figure that only says "no data", so the HTML can print a sentence instead.
 EMPTY_META = "vigil-report-empty"
 

@@ -6,67 +6,27 @@ method names are escaped and reach only trace data, never a title or a hovertemp
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from monitoring.drift import get_method
+from monitoring.drift.severity import SEVERITY_CAP, SEVERITY_SCALE, severity
 from monitoring.report import text
 from monitoring.report.chart_style import (
     DRIFT_COLOR,
     FINAL_COLOR,
     HEIGHT,
-    SEVERITY_CAP,
-    SEVERITY_SCALE,
     empty_figure,
     naive_utc,
     style,
 )
 from monitoring.report.data import COLUMNS, has
-from monitoring.windows import WINDOWS
+from monitoring.windows import WINDOWS, window_grid
 
 NO_DRIFT = "No drift computed in this range"
 WINDOW_WORDS = {"1h": "hour", "1d": "day", "1w": "week"}
 # A printed page holds about this many heatmap rows; the CSV has every feature.
 MAX_HEATMAP_FEATURES = 30
-MAX_GRID_WINDOWS = 5000
-
-
-def severity(method: str, score: object, threshold: object) -> float | None:
-    """One scale for every method, >= 1 meaning drifted, capped at SEVERITY_CAP.
-
-    Distances: score / threshold. P-values: log10(score) / log10(threshold). None for a
-    missing score, an unknown method or a p-value threshold outside (0, 1).
-    """
-    value, limit = text.number(score), text.number(threshold)
-    if value is None or limit is None:
-        return None
-    try:
-        p_value = get_method(method).p_value
-    except ValueError:
-        return None
-    if p_value:
-        if not 0 < limit < 1:
-            return None
-        if value <= 0:
-            return SEVERITY_CAP
-        ratio = math.log10(min(value, 1.0)) / math.log10(limit)
-    elif limit <= 0:
-        ratio = SEVERITY_CAP if value > 0 else 0.0
-    else:
-        ratio = value / limit
-    return float(min(max(ratio, 0.0), SEVERITY_CAP))
-
-
-def _grid(starts: pd.Series, window: str) -> pd.DatetimeIndex:
-    """Every window from the first to the last, so a gap shows as an empty column."""
-    present = pd.DatetimeIndex(sorted(starts.unique()))
-    span = (present[-1] - present[0]).total_seconds() / WINDOWS[window].total_seconds()
-    if span > MAX_GRID_WINDOWS:  # a mislabelled window size would explode the grid
-        return present
-    return pd.date_range(present[0], present[-1], freq=WINDOWS[window]).union(present)
 
 
 def _window_label(start: pd.Timestamp, window: str) -> str:
@@ -108,7 +68,7 @@ def drift_heatmap(results: pd.DataFrame, window: str) -> go.Figure:
     # Worst first: most drifted windows, then highest severity, then by name.
     features = sorted(worst.index, key=lambda f: (-drifts[f], -worst[f], f))
     features = features[:MAX_HEATMAP_FEATURES]
-    starts = _grid(frame["start"], window)
+    starts = window_grid(frame["start"], window)
     edges = [*starts, starts[-1] + WINDOWS[window]]
     index = pd.MultiIndex.from_product([features, starts], names=["feature", "start"])
     cells = frame.set_index(["feature", "start"]).reindex(index)
