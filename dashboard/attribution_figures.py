@@ -10,8 +10,9 @@ import plotly.graph_objects as go
 
 from dashboard import figures
 from dashboard import format as fmt
+from dashboard.drift_figures import flagged_points
 from dashboard.perf_figures import WINDOW_WORDS, lacks, style
-from dashboard.quality_figures import CURRENT_COLOR, middles, naive_utc, window_label
+from dashboard.quality_figures import middles, naive_utc, window_label
 from dashboard.shap_figures import DRIFT_COLOR, NO_EXPLANATIONS, finite, other_label
 
 ROSE_COLOR = "#2ca02c"
@@ -126,31 +127,15 @@ def ndcg_over_time(ndcg: pd.DataFrame, threshold: float, window: str) -> go.Figu
     times = middles(starts, window)
     drifted = (values < threshold).to_numpy()
     fig = go.Figure()
-    fig.add_scatter(
-        x=times,
-        y=values,
-        mode="lines",
-        showlegend=False,
-        line={"color": CURRENT_COLOR},
-        hoverinfo="skip",
-        connectgaps=False,
+    flagged_points(
+        fig,
+        times,
+        values,
+        drifted,
+        [[window_label(s, window)] for s in starts],
+        "%{customdata[0]}: NDCG %{y:.3f}<extra></extra>",
+        ("same order", "attribution drift"),
     )
-    for flag, name, color in (
-        (False, "same order", CURRENT_COLOR),
-        (True, "attribution drift", DRIFT_COLOR),
-    ):
-        mask = (drifted == flag) & values.notna().to_numpy()
-        if not mask.any():
-            continue
-        fig.add_scatter(
-            x=times[mask],
-            y=values[mask],
-            mode="markers",
-            name=name,
-            marker={"color": color, "size": 9 if flag else 7},
-            customdata=[[window_label(s, window)] for s in starts[mask]],
-            hovertemplate="%{customdata[0]}: NDCG %{y:.3f}<extra></extra>",
-        )
     fig.add_hline(
         y=threshold,
         line={"color": DRIFT_COLOR, "dash": "dash"},

@@ -143,7 +143,7 @@ def drift_heatmap(results: pd.DataFrame, window: str) -> go.Figure:
     return fig
 
 
-def _flagged_points(
+def flagged_points(
     fig: go.Figure,
     times: pd.Series,
     values: pd.Series,
@@ -196,7 +196,7 @@ def drift_share_over_time(windows: pd.DataFrame, share: float, window: str) -> g
         ]
     custom = [[window_label(s, window), c] for s, c in zip(starts, counts, strict=True)]
     fig = go.Figure()
-    _flagged_points(
+    flagged_points(
         fig,
         middles(starts, window),
         values,
@@ -232,7 +232,7 @@ def multivariate_over_time(windows: pd.DataFrame, threshold: float, window: str)
         flags = (values > threshold).to_numpy()
     custom = [[window_label(s, window)] for s in starts]
     fig = go.Figure()
-    _flagged_points(
+    flagged_points(
         fig,
         middles(starts, window),
         values,
@@ -288,7 +288,7 @@ def feature_score_over_time(results: pd.DataFrame, feature: str, window: str) ->
         line={"color": DRIFT_COLOR, "dash": "dash", "shape": "hv"},
         hoverinfo="skip",
     )
-    _flagged_points(
+    flagged_points(
         fig,
         times,
         scores,
