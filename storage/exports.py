@@ -4,6 +4,7 @@ features under their own names and the label as it was copied onto the predictio
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from datetime import datetime
 
 import duckdb
@@ -35,14 +36,17 @@ def range_predictions(
     start: datetime,
     end: datetime,
     version: str | None = None,
+    exclude: Collection[str] = (),
 ) -> pa.Table:
-    """The predictions of [start, end) (one version if given), oldest first."""
+    """The predictions of [start, end) (one version if given), oldest first; the features
+    named in `exclude` (PII kept out of an export) are left out."""
     where, params = filters(model, start, end, version, None)
+    kept = [name for name in model.features if name not in exclude]
     features = [
         f"p.{quote(model.column(name))} AS {quote(name)}"
-        for name in model.features
+        for name in kept
         if name not in BASE  # a feature named like a base column keeps its f_ name
-    ] + [f"p.{quote(model.column(name))}" for name in model.features if name in BASE]
+    ] + [f"p.{quote(model.column(name))}" for name in kept if name in BASE]
     select = ", ".join([*(f"p.{quote(c)}" for c in BASE), *features])
     return con.sql(
         f"SELECT {select} FROM {quote(model.table)} p WHERE {where} ORDER BY p.ts, p.event_id",

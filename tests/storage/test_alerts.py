@@ -96,9 +96,12 @@ def test_an_older_database_is_upgraded_and_a_reopen_applies_nothing(tmp_path: Pa
             cur.execute(f"DROP TABLE {table}")
         cur.execute("DROP SEQUENCE alert_outbox_ids")
         cur.execute("DELETE FROM schema_migrations WHERE version >= 3")
-        cur.execute("INSERT INTO api_tokens VALUES ('h', 'kept', now())")
+        cur.execute(
+            "INSERT INTO api_tokens (token_hash, name, created_at, id, scope) "
+            "VALUES ('h', 'kept', now(), 'h', 'admin')"
+        )
     with Store(path) as upgraded:
-        assert upgraded.applied_migrations == [3, 4, 5, 6, 7]
+        assert upgraded.applied_migrations == [3, 4, 5, 6, 7, 8]
         assert _columns(upgraded, "alert_outbox") == list(al.OUTBOX_COLUMNS)
         assert upgraded.cursor().execute("SELECT name FROM api_tokens").fetchall() == [("kept",)]
     with Store(path) as again:

@@ -53,7 +53,10 @@ def test_new_database_gets_every_migration_recorded(store: Store) -> None:
 def test_reopen_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "v.duckdb"
     with Store(path) as first:
-        first.cursor().execute("INSERT INTO api_tokens VALUES ('h', 'n', now())")
+        first.cursor().execute(
+            "INSERT INTO api_tokens (token_hash, name, created_at, id, scope) "
+            "VALUES ('h', 'n', now(), 'h', 'admin')"
+        )
     with Store(path) as again:
         assert again.applied_migrations == []
         count = again.cursor().execute("SELECT count(*) FROM schema_migrations").fetchone()
