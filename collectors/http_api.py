@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pyarrow as pa
@@ -17,11 +18,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from collectors.access import SESSION_COOKIE, AccessService
 from collectors.ingest import IngestService
 from collectors.metrics_query import check_segment, parse_metrics_query
 from collectors.performance import metric_rows
 from collectors.records import RecordsInvalid
 from collectors.window_parts import PartCache
+from monitoring.access import Action, Principal, allows, denial
+from monitoring.pii import hidden_for, segment_refusal
 from storage import (
     InvalidIdentifierError,
     SchemaConflictError,
@@ -47,6 +51,8 @@ class ApiContext:
     system_snapshot: Callable[[], None] | None = None
     provisional_coverage: Callable[[str], float] = lambda model: 0.8
     parts: PartCache | None = None  # per-window performance parts, shared with the pages
+    access: AccessService | None = None  # tokens with scopes, the audit log (else token_hashes)
+    pii: Callable[[str], frozenset[str]] = lambda model: frozenset()  # a model's PII features
 
 
 class ApiError(Exception):
@@ -122,44 +128,116 @@ def parse_records(body: bytes, content_type: str) -> object:
     return data["records"]
 
 
-def guarded(ctx: ApiContext, handler: Handler, *, auth: bool = True) -> Handler:
-    """Wrap a handler with token checking and the mapping of errors to JSON responses."""
+def client_address(request: Request) -> str:
+    """Where a request came from, for the audit log."""
+    return request.client.host if request.client else "-"
+
+
+def _same_origin(request: Request) -> bool:
+    """False for a browser request sent from another site (its Origin names another host)."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def _principal(ctx: ApiContext, request: Request) -> Principal | None:
+    """Who sent the request: its bearer token, else a dashboard session cookie."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if token:
+        if ctx.access is not None:
+            return ctx.access.token_principal(token)
+        # Without an access service (unit tests of handlers) the configured tokens are admins.
+        return (
+            Principal("api", "token", scope="admin") if matches(token, ctx.token_hashes) else None
+        )
+    session = request.cookies.get(SESSION_COOKIE)
+    if not session or ctx.access is None or not _same_origin(request):
+        return None  # a cross-site page cannot use the signed-in person's cookie
+    return await run_in_threadpool(ctx.access.session_principal, session)
+
+
+def _audit(
+    ctx: ApiContext, request: Request, principal: Principal, action: str, outcome: str
+) -> None:
+    if ctx.access is None:
+        return
+    target = getattr(request.state, "audit_target", None) or request.path_params.get("model", "")
+    detail = dict(getattr(request.state, "audit_detail", {}))
+    if outcome != "ok":
+        detail.setdefault("request", f"{request.method} {request.url.path}")
+    ctx.access.audit(principal, action, str(target), detail, client_address(request), outcome)
+
+
+def guarded(
+    ctx: ApiContext,
+    handler: Handler,
+    *,
+    auth: bool = True,
+    action: Action = Action.READ,
+    audit: str | None = None,
+) -> Handler:
+    """Wrap a handler: who is asking (401), may they (403), errors as JSON, the audit log.
+
+    `action` is what the route does; a token's scope and model, or a person's role, must
+    allow it. `audit` names the audit-log action recorded for every attempt, with its outcome.
+    """
 
     async def endpoint(request: Request) -> Response:
+        principal = None
         if auth:
-            header = request.headers.get("authorization", "")
-            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-            if not token or not matches(token, ctx.token_hashes):
+            principal = await _principal(ctx, request)
+            if principal is None:
                 ctx.ingest.metrics.rejected.labels("unauthorized").inc()
                 return error(
                     401,
-                    "missing or invalid API token: send 'Authorization: Bearer <token>'",
+                    "missing, invalid or revoked API token: send 'Authorization: Bearer <token>' "
+                    "(or sign in to the dashboard first)",
                     **{"WWW-Authenticate": "Bearer"},
                 )
-        try:
-            return await handler(request)
-        except ApiError as exc:
-            ctx.ingest.metrics.rejected.labels(f"http_{exc.status}").inc()
-            return error(exc.status, exc.message, exc.details)
-        except RecordsInvalid as exc:
-            return error(422, str(exc), [e.as_dict() for e in exc.errors])
-        except UnknownModelError as exc:
-            ctx.ingest.metrics.rejected.labels("unknown_model").inc()
-            return error(404, str(exc))
-        except (InvalidIdentifierError, SchemaConflictError) as exc:
-            ctx.ingest.metrics.rejected.labels("invalid_schema").inc()
-            return error(422, str(exc))
-        except WriteQueueFullError as exc:
-            ctx.ingest.metrics.rejected.labels("queue_full").inc()
-            return error(503, str(exc), **{"Retry-After": "1"})
-        except Exception:
-            log.exception("internal error on %s %s", request.method, request.url.path)
-            ctx.ingest.metrics.rejected.labels("internal_error").inc()
-            return error(
-                500, "internal error: nothing from this request was stored; see the server log"
-            )
+            model = request.path_params.get("model")
+            if not allows(principal, action, model):
+                ctx.ingest.metrics.rejected.labels("forbidden").inc()
+                if action is not Action.READ:
+                    await run_in_threadpool(
+                        _audit, ctx, request, principal, audit or "denied", "denied"
+                    )
+                return error(403, f"forbidden: {denial(principal, action, model)}")
+            request.state.principal = principal
+        response = await _handle(ctx, handler, request)
+        if audit and principal is not None:
+            outcome = "ok" if response.status_code < 400 else f"failed ({response.status_code})"
+            await run_in_threadpool(_audit, ctx, request, principal, audit, outcome)
+        return response
 
     return endpoint
+
+
+async def _handle(ctx: ApiContext, handler: Handler, request: Request) -> Response:
+    """Run the handler, mapping its errors to JSON responses."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        ctx.ingest.metrics.rejected.labels(f"http_{exc.status}").inc()
+        return error(exc.status, exc.message, exc.details)
+    except RecordsInvalid as exc:
+        return error(422, str(exc), [e.as_dict() for e in exc.errors])
+    except UnknownModelError as exc:
+        ctx.ingest.metrics.rejected.labels("unknown_model").inc()
+        return error(404, str(exc))
+    except (InvalidIdentifierError, SchemaConflictError) as exc:
+        ctx.ingest.metrics.rejected.labels("invalid_schema").inc()
+        return error(422, str(exc))
+    except WriteQueueFullError as exc:
+        ctx.ingest.metrics.rejected.labels("queue_full").inc()
+        return error(503, str(exc), **{"Retry-After": "1"})
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        ctx.ingest.metrics.rejected.labels("internal_error").inc()
+        return error(
+            500, "internal error: nothing from this request was stored; see the server log"
+        )
 
 
 def api_routes(ctx: ApiContext) -> list[Route]:
@@ -210,6 +288,11 @@ def api_routes(ctx: ApiContext) -> list[Route]:
             check_segment(model, query.segment)
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
+        if query.segment is not None:
+            hidden = hidden_for(getattr(request.state, "principal", None), ctx.pii(model.name))
+            refusal = segment_refusal(query.segment[0], hidden)
+            if refusal:
+                raise ApiError(403, f"forbidden: {refusal}")
         payload = await run_in_threadpool(
             lambda: metric_rows(
                 ctx.ingest.store.cursor(),
@@ -234,11 +317,21 @@ def api_routes(ctx: ApiContext) -> list[Route]:
     return [
         Route("/api/v1/health", guarded(ctx, health, auth=False), methods=["GET"]),
         Route("/api/v1/models", guarded(ctx, list_models), methods=["GET"]),
-        Route("/api/v1/models/{model}", guarded(ctx, put_model), methods=["PUT"]),
         Route(
-            "/api/v1/models/{model}/predictions", guarded(ctx, post_predictions), methods=["POST"]
+            "/api/v1/models/{model}",
+            guarded(ctx, put_model, action=Action.INGEST),
+            methods=["PUT"],
         ),
-        Route("/api/v1/models/{model}/labels", guarded(ctx, post_labels), methods=["POST"]),
+        Route(
+            "/api/v1/models/{model}/predictions",
+            guarded(ctx, post_predictions, action=Action.INGEST),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/v1/models/{model}/labels",
+            guarded(ctx, post_labels, action=Action.INGEST),
+            methods=["POST"],
+        ),
         Route("/api/v1/models/{model}/metrics", guarded(ctx, get_metrics), methods=["GET"]),
         Route("/metrics", guarded(ctx, metrics, auth=False), methods=["GET"]),
     ]

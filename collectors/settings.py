@@ -11,6 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from collectors.alert_settings import AlertSettings, AlertSettingsError, parse_alerting
+from collectors.auth_settings import (
+    AuthSettings,
+    AuthSettingsError,
+    Retention,
+    parse_auth,
+    parse_pii,
+    parse_retention,
+)
 from collectors.drift_settings import DriftSettings, DriftSettingsError, parse_drift
 from collectors.report_settings import ReportSchedule, ReportSettingsError, parse_reports
 from monitoring.slo import DEFAULT_OBJECTIVE_TARGET, Objective, parse_objective
@@ -29,6 +37,12 @@ class ModelSettings:
     provisional_coverage: float = 0.8
     objective_target: float = DEFAULT_OBJECTIVE_TARGET
     drift: DriftSettings = field(default_factory=DriftSettings)
+    pii: frozenset[str] = frozenset()  # features marked pii = true
+    retention: Retention = field(default_factory=Retention)
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+LOGIN_MODES = ("auto", "always")
 
 
 @dataclass(frozen=True)
@@ -57,9 +71,27 @@ class Settings:
     explain_cap: int = 500
     explain_lookback_days: float = 7.0
     max_artifact_bytes: int = 256 * 1024 * 1024
+    login: str = "auto"
+    session_hours: float = 12.0
+    login_max_failures: int = 5
+    login_lockout_minutes: float = 15.0
+    retention_interval_s: float = 3600.0
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    trusted_user_header: str | None = None
     models: dict[str, ModelSettings] = field(default_factory=dict, hash=False)
     alerting: AlertSettings = field(default_factory=AlertSettings, hash=False)
     reports: dict[str, ReportSchedule] = field(default_factory=dict, hash=False)
+    auth: AuthSettings = field(default_factory=AuthSettings, hash=False)
+
+    @property
+    def login_required(self) -> bool:
+        """Sign-in is on whenever the server listens beyond loopback, or when asked for."""
+        return self.login == "always" or not (self.host in LOOPBACK or self.host.startswith("127."))
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
 
     def model(self, name: str) -> ModelSettings:
         """A model's settings; defaults for a model the config does not name."""
@@ -79,19 +111,31 @@ ENV_VARS = {
     "VIGIL_API_TOKEN": "api_token",
     "VIGIL_HOST": "host",
     "VIGIL_PORT": "port",
+    "VIGIL_LOGIN": "login",
+    "VIGIL_TLS_CERT": "tls_cert",
+    "VIGIL_TLS_KEY": "tls_key",
 }
-TABLES = ("server", "models", "alerts", "channels", "rules", "reports")  # the file's tables
+TABLES = ("server", "models", "alerts", "channels", "rules", "reports", "auth")  # the file's tables
 # Flat settings, the ones [server], the environment and flags may set.
 _TYPES = {
-    f.name: f.type for f in fields(Settings) if f.name not in ("models", "alerting", "reports")
+    f.name: f.type
+    for f in fields(Settings)
+    if f.name not in ("models", "alerting", "reports", "auth")
 }
-_MODEL_KEYS = tuple(f.name for f in fields(ModelSettings))
+_MODEL_KEYS = (
+    "objectives",
+    "provisional_coverage",
+    "objective_target",
+    "drift",
+    "features",
+    "retention",
+)
 
 
 def _coerce(name: str, value: Any) -> Any:
     if name not in _TYPES:
         raise SettingsError(f"unknown setting {name!r}; known: {', '.join(sorted(_TYPES))}")
-    kind = _TYPES[name]
+    kind = str(_TYPES[name]).removesuffix(" | None")
     try:
         if kind == "Path":
             return Path(str(value))
@@ -117,12 +161,19 @@ def _coerce(name: str, value: Any) -> Any:
 def _check(settings: Settings) -> Settings:
     if not 0 < settings.port < 65536:
         raise SettingsError(f"port {settings.port} is out of range: use 1-65535")
+    if settings.login not in LOGIN_MODES:
+        raise SettingsError(
+            f"login {settings.login!r} is not a mode: use auto (sign-in when listening beyond "
+            "127.0.0.1) or always"
+        )
+    _check_tls(settings)
     for name in (
         "sample_interval_s",
         "spool_interval_s",
         "dashboard_refresh_s",
         "drift_interval_s",
         "explain_interval_s",
+        "retention_interval_s",
     ):
         if getattr(settings, name) < 0.1:
             raise SettingsError(f"{name} must be at least 0.1 seconds")
@@ -138,6 +189,9 @@ def _check(settings: Settings) -> Settings:
         "explain_cap",
         "explain_lookback_days",
         "max_artifact_bytes",
+        "session_hours",
+        "login_max_failures",
+        "login_lockout_minutes",
     ):
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{name} must be positive")
@@ -151,6 +205,18 @@ def _check(settings: Settings) -> Settings:
             "the API token must be at least 16 characters: use `vigil token` to make one"
         )
     return settings
+
+
+def _check_tls(settings: Settings) -> None:
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise SettingsError(
+            "tls_cert and tls_key go together: set both (the certificate chain and its "
+            "private key, PEM files) or neither"
+        )
+    for name in ("tls_cert", "tls_key"):
+        path = getattr(settings, name)
+        if path is not None and not path.is_file():
+            raise SettingsError(f"{name} {path} is not a readable file")
 
 
 def _model_settings(tables: object, config: Path) -> dict[str, ModelSettings]:
@@ -177,7 +243,9 @@ def _model_table(name: str, table: object, where: str) -> ModelSettings:
     defaults = ModelSettings()
     try:
         drift = parse_drift(table.get("drift", {}), f"{where[:-1]}.drift]")
-    except DriftSettingsError as exc:
+        pii = parse_pii(table.get("features", {}), f"{where[:-1]}.features]")
+        retention = parse_retention(table.get("retention", {}), f"{where[:-1]}.retention]")
+    except (DriftSettingsError, AuthSettingsError) as exc:
         raise SettingsError(str(exc)) from None
     return ModelSettings(
         objectives=_objectives(table.get("objectives", []), where),
@@ -186,6 +254,8 @@ def _model_table(name: str, table: object, where: str) -> ModelSettings:
         ),
         objective_target=_share(table, "objective_target", defaults.objective_target, where),
         drift=drift,
+        pii=pii,
+        retention=retention,
     )
 
 
@@ -264,7 +334,8 @@ def load_settings(
             values["alerting"] = parse_alerting(data, Path(config), env)
             channels = values["alerting"].channels
             values["reports"] = parse_reports(data.get("reports", {}), channels, config)
-        except (AlertSettingsError, ReportSettingsError) as exc:
+            values["auth"] = parse_auth(data.get("auth", {}), Path(config), env)
+        except (AlertSettingsError, ReportSettingsError, AuthSettingsError) as exc:
             raise SettingsError(str(exc)) from None
     for var, name in ENV_VARS.items():
         if env.get(var):

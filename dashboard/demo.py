@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import duckdb
 import joblib
 
 from collectors.client import Monitor
@@ -30,7 +31,7 @@ from sample_data import (
 )
 from storage.models import get_model
 from storage.references import create_reference
-from storage.tokens import hash_token, new_token, store_token
+from storage.tokens import list_tokens, new_token, revoke_token, store_token
 
 log = logging.getLogger("vigil.demo")
 CHUNK = 20_000
@@ -94,14 +95,23 @@ def live_traffic(
             monitor.log_label(str(rec["event_id"]), rec["label"], timestamp=None)
 
 
+def _replace_demo_token(con: duckdb.DuckDBPyConnection, token: str) -> None:
+    """The demo's admin token: a fresh one each start, the previous one revoked."""
+    now = datetime.now(UTC)
+    for record in list_tokens(con):
+        if record.name == "demo" and record.active:
+            revoke_token(con, record.id, now)
+    store_token(con, token, "demo", "admin", None, "vigil demo", now)
+
+
 def demo_preparer(rate: float = 2.0, live: bool = True) -> Callable[[Services], None]:
     """Prepare a server for the demo: a printed token, history loading and live traffic."""
 
     def prepare(services: Services) -> None:
         token = services.new_token or new_token()
         if services.new_token is None:
-            services.writer.run(lambda con: store_token(con, token, "demo"))
-            services.token_hashes.add(hash_token(token))
+            services.writer.run(lambda con: _replace_demo_token(con, token))
+            services.access.reload_tokens()
             services.new_token = token
         url = f"http://127.0.0.1:{services.settings.port}"
         services.background.append(lambda: start_demo(services, url, token, rate, live))

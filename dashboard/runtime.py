@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from collectors.access import AccessService
 from collectors.alerting import Alerting
 from collectors.drift_service import DriftService
 from collectors.explain_service import ExplainService
@@ -23,6 +24,7 @@ class Runtime:
     alerting: Alerting | None = None  # rule evaluation and delivery, for the Alerts page
     drift: DriftService | None = None  # references and drift, for the Drift pages
     explain: ExplainService | None = None  # artifacts and SHAP, for the Explanations page
+    access: AccessService | None = None  # users, tokens, sessions, audit and erasure
 
 
 _current: Runtime | None = None
