@@ -1,4 +1,4 @@
-"""The `vigil` command: serve, demo, token, reference, model."""
+"""The `vigil` command: serve, demo, token, reference, model, report, users, tokens, erase."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from collectors.settings import SettingsError, load_settings
-from dashboard import cli_model, cli_reference, cli_report
+from dashboard import cli_access, cli_model, cli_reference, cli_report
 
 
 def _server_args(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_reference.add_parser(sub)
     cli_model.add_parser(sub)
     cli_report.add_parser(sub)
+    cli_access.add_parsers(sub)
     return parser
 
 
@@ -74,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_model.run(args)
     if args.command == "report":
         return cli_report.run(args)
+    if args.command in ("users", "tokens", "erase"):
+        return cli_access.run(args)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     try:
         settings = load_settings(

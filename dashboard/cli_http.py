@@ -84,3 +84,29 @@ def model_url(base: str, model: str, path: str, params: dict[str, str]) -> str:
     return f"{base.rstrip('/')}/api/v1/models/{quote(model, safe='')}/{path}" + (
         f"?{query}" if query else ""
     )
+
+
+def api_url(base: str, path: str, params: dict[str, str] | None = None) -> str:
+    """The URL of an /api/v1 path that is not about one model (users, tokens, audit)."""
+    if not base.startswith(("http://", "https://")):
+        raise SystemExit(f"vigil: --url {base!r} must start with http:// or https://")
+    query = urlencode({k: v for k, v in (params or {}).items() if v})
+    return f"{base.rstrip('/')}/api/v1/{path}" + (f"?{query}" if query else "")
+
+
+def call_json(method: str, url: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`call` with a JSON body (POST, PATCH) or none (GET, DELETE)."""
+    if payload is None:
+        return call(method, url)
+    return call(method, url, json.dumps(payload).encode("utf-8"), "application/json")
+
+
+def server_answers(url: str) -> bool:
+    """True if a Vigil server answers its health check at `url`."""
+    if not url.startswith(("http://", "https://")):
+        raise SystemExit(f"vigil: --url {url!r} must start with http:// or https://")
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/api/v1/health", timeout=3):  # noqa: S310
+            return True
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

@@ -38,6 +38,11 @@ def add_parser(sub: Any) -> None:
         "--paper", choices=("a4", "letter"), default="a4", help="PDF paper size (default a4)"
     )
     report.add_argument("--version", help="one model version (default: all)")
+    report.add_argument(
+        "--include-pii",
+        action="store_true",
+        help="keep the features marked pii = true in a parquet export (admin token only)",
+    )
     report.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     report.add_argument(
         "--db",
@@ -82,6 +87,8 @@ def _from_server(args: argparse.Namespace, start: datetime, end: datetime) -> by
     }
     if args.version:
         params["version"] = args.version
+    if args.include_pii:
+        params["include_pii"] = "true"
     url = cli_http.model_url(args.url, args.model, "report", params)
     return cli_http.fetch(url)
 
@@ -118,6 +125,8 @@ def _from_file(args: argparse.Namespace, start: datetime, end: datetime, started
             args.version,
             args.format,
             "vigil report (CLI)",
+            # Whoever can open the file directly can read every value in it already.
+            hidden=frozenset() if args.include_pii else None,
         )
     except PdfUnavailable as exc:
         raise SystemExit(f"vigil: {exc}") from None
