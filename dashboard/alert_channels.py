@@ -15,11 +15,12 @@ from typing import Any
 import streamlit as st
 
 from collectors.alert_settings import AlertSettingsError, channel_from_table
-from dashboard import alert_data, data
-from dashboard import format as fmt
+from dashboard import alert_data, auth, data
+from monitoring.access import Action
 from storage import alert_definitions as store_channels
 
 KINDS = ("webhook", "slack", "email")
+SLOT = "alerts_flash_channel"  # auth.require leaves its refusals here too
 
 
 def saved_names() -> set[str]:
@@ -79,27 +80,40 @@ def delete(name: str) -> bool:
 
 
 def _save() -> None:
+    """The channel form's submit callback (admins: a channel sends data out of Vigil)."""
+    if not auth.require(Action.ADMIN, slot=SLOT):
+        return
     state = st.session_state
     name = state["alerts_channel_name"].strip()
     try:
-        check_and_save(name, table_from_form(state))
+        table = table_from_form(state)
+        check_and_save(name, table, by=auth.current().title)
     except ValueError as exc:
-        state["alerts_flash_channel"] = (False, f"Channel not saved: {exc}")
-    else:
-        state["alerts_flash_channel"] = (True, f"Channel {name} saved.")
+        data.say(SLOT, False, f"Channel not saved: {exc}")
+        return
+    # The type only: URLs and hosts can hold tokens, and secrets never reach the page.
+    auth.audit("channel.save", name, {"type": table["type"]})
+    data.say(SLOT, True, f"Channel {name} saved.")
 
 
 def _delete(name: str) -> None:
+    """A channel's Delete button callback (admins)."""
+    if not auth.require(Action.ADMIN, slot=SLOT):
+        return
     done = delete(name)
-    text = f"Channel {name} {'deleted' if done else 'was already gone'}."
-    st.session_state["alerts_flash_channel"] = (done, text)
+    if done:
+        auth.audit("channel.delete", name)
+    data.say(SLOT, done, f"Channel {name} {'deleted' if done else 'was already gone'}.")
+
+
+def flash() -> None:
+    """Show, once, the message a channel action left."""
+    data.flash(SLOT)
 
 
 def channel_editor() -> None:
     """Delete buttons for dashboard channels and the form that adds one."""
-    message = st.session_state.pop("alerts_flash_channel", None)
-    if message is not None:
-        (st.success if message[0] else st.error)(fmt.markdown_text(message[1]))
+    flash()
     for name in sorted(saved_names()):
         text, button = st.columns([3, 1], vertical_alignment="center")
         text.text(f"{name} (added here)")

@@ -10,10 +10,12 @@ import pandas as pd
 import streamlit as st
 
 from collectors.reference_input import FILE_SUFFIXES
-from dashboard import data, drift_data
+from dashboard import auth, data, drift_data
 from dashboard import format as fmt
+from monitoring.access import Action
 from storage.references import ReferenceInfo
 
+SLOT = "drift_flash"
 EVERY_VERSION = "Every version"
 RECOMPUTE = "The drift job recomputes the stored windows against it within a minute or two."
 TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
@@ -21,20 +23,28 @@ TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC"
 
 def say(ok: bool, text: str) -> None:
     """Keep a message for the next run of the page."""
-    data.say("drift_flash", ok, text)
+    data.say(SLOT, ok, text)
 
 
 def flash() -> None:
     """Show, once, the message a callback left."""
-    data.flash("drift_flash")
+    data.flash(SLOT)
 
 
 def _scope(choice: object) -> str | None:
     return None if choice in (EVERY_VERSION, data.ALL_VERSIONS) else str(choice)
 
 
+def audit_set(name: str, info: ReferenceInfo) -> None:
+    """Record a new reference in the audit log."""
+    detail = {"id": info.id, "source": info.source, "version": info.version, "rows": info.rows}
+    auth.audit("reference.set", name, detail)
+
+
 def upload_submitted(name: str) -> None:
-    """The upload form's submit callback."""
+    """The upload form's submit callback (editors and admins)."""
+    if not auth.require(Action.EDIT, name, slot=SLOT):
+        return
     upload = st.session_state.get(f"drift_ref_file_{name}")
     if upload is None:
         say(False, "Choose a file to upload first.")
@@ -45,13 +55,16 @@ def upload_submitted(name: str) -> None:
     except drift_data.ACTION_ERRORS as exc:
         say(False, f"Reference not stored: {exc}")
         return
+    audit_set(name, info)
     say(
         True, f"Reference {info.id} stored: {info.rows:,} rows from {info.description}. {RECOMPUTE}"
     )
 
 
 def range_submitted(name: str) -> None:
-    """The logged-predictions form's submit callback."""
+    """The logged-predictions form's submit callback (editors and admins)."""
+    if not auth.require(Action.EDIT, name, slot=SLOT):
+        return
     days = st.session_state.get(f"drift_ref_dates_{name}")
     if not isinstance(days, tuple | list) or len(days) != 2:
         say(False, "Pick the first and the last day of the range.")
@@ -65,6 +78,7 @@ def range_submitted(name: str) -> None:
     except drift_data.ACTION_ERRORS as exc:
         say(False, f"Reference not stored: {exc}")
         return
+    audit_set(name, info)
     say(True, f"Reference {info.id} stored: {info.rows:,} logged predictions. {RECOMPUTE}")
 
 
@@ -152,13 +166,19 @@ def reference_panel(
         st.info(drift_data.no_reference_text(name), icon=":material/info:")
     else:
         st.markdown(describe(current, version))
+    editor = auth.allowed(Action.EDIT, name)
     label = "Change the reference" if current is not None else "Set the reference"
-    with st.expander(label, expanded=current is None, icon=":material/dataset:"):
-        left, right = st.columns(2)
-        with left:
-            upload_form(name, summary["versions"])
-        with right:
-            range_form(name, summary)
+    if not editor:
+        label = "Every reference"
+    with st.expander(label, expanded=current is None and editor, icon=":material/dataset:"):
+        if editor:
+            left, right = st.columns(2)
+            with left:
+                upload_form(name, summary["versions"])
+            with right:
+                range_form(name, summary)
+        else:
+            st.caption("Editors and admins can upload a reference or use logged predictions.")
         known = drift_data.references(name)
         if known:
             st.markdown("**Every reference** (newest first)")

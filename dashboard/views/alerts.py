@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import alert_channels, alert_data, alert_figures, alert_silences, data, perf_data
+from dashboard import alert_channels, alert_data, alert_figures, alert_silences, auth, data
 from dashboard import format as fmt
-from monitoring.alert_catalog import METRICS
-from monitoring.alert_rules import COMPARISONS, DEFAULT_WINDOW, SEVERITIES, WINDOWS
+from dashboard.alert_rules_form import rules_section
+from dashboard.alert_widgets import flash, say, slot, table
+from monitoring.access import Action
 from monitoring.notifiers import DeliveryError
 
 NO_ALERTING = (
@@ -20,39 +21,11 @@ NO_ALERTING = (
     "notifications. Open the dashboard at the address `vigil serve` prints to see alerts here."
 )
 ANY = "Any"
-EVERY_MODEL = "Every model"
-TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss", timezone="UTC")
 
 
 def show(container: Any, figure: Any, key: str) -> None:
     """A Plotly chart with its own template (theme=None keeps plotly_white)."""
     container.plotly_chart(figure, theme=None, config={"displaylogo": False}, key=key)
-
-
-def table(frame: pd.DataFrame, key: str, file_name: str, shown: pd.DataFrame | None = None) -> None:
-    """A table (user text stays text in st.dataframe) and its CSV download of `frame`."""
-    columns = {c: TIME for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])}
-    st.dataframe(
-        frame if shown is None else shown,
-        hide_index=True,
-        column_config=columns,  # type: ignore[arg-type]
-        placeholder=fmt.MISSING,
-        key=key,
-    )
-    perf_data.download(st, frame, file_name, f"{key}_csv")
-
-
-def say(slot: str, ok: bool, text: str) -> None:
-    """Keep a message for the next run of the page (callbacks run before the script)."""
-    st.session_state[f"alerts_flash_{slot}"] = (ok, text)
-
-
-def flash(slot: str) -> None:
-    """Show, once, the message a callback left."""
-    message = st.session_state.pop(f"alerts_flash_{slot}", None)
-    if message is not None:
-        ok, text = message
-        (st.success if ok else st.error)(fmt.markdown_text(text))
 
 
 @st.fragment(run_every=data.runtime().settings.dashboard_refresh_s)
@@ -116,7 +89,9 @@ def history(now: datetime) -> tuple[datetime, datetime]:
 
 
 def create_silence() -> None:
-    """The silence form's submit callback."""
+    """The silence form's submit callback (editors and admins)."""
+    if not auth.require(Action.EDIT, slot=slot("silence")):
+        return
     state = st.session_state
     try:
         ends_at = alert_silences.silence_end(
@@ -138,12 +113,18 @@ def create_silence() -> None:
     except ValueError as exc:
         say("silence", False, f"Silence not created: {exc}")
         return
+    detail = {"rule": rule, "model": model, "labels": labels, "ends_at": ends_at.isoformat()}
+    auth.audit("silence.create", silence_id, detail)
     say("silence", True, f"Silence {silence_id} created; it ends {fmt.timestamp(ends_at)}.")
 
 
 def expire(silence_id: str) -> None:
-    """An Expire button's callback."""
+    """An Expire button's callback (editors and admins)."""
+    if not auth.require(Action.EDIT, slot=slot("expire")):
+        return
     done = alert_silences.expire_silence(silence_id)
+    if done:
+        auth.audit("silence.expire", silence_id)
     say("expire", done, f"Silence {silence_id} {'expired' if done else 'was already over'}.")
 
 
@@ -177,7 +158,8 @@ def silence_form() -> None:
 
 
 def silences_section(now: datetime) -> None:
-    """Active and expired silences, an Expire button per active one, and the form."""
+    """Active and expired silences; for editors an Expire button per active one and the form."""
+    editor = auth.allowed(Action.EDIT)
     active, expired = alert_data.silences(now)
     st.markdown("**Active silences**")
     flash("expire")
@@ -185,7 +167,7 @@ def silences_section(now: datetime) -> None:
         st.caption("No silence is active.")
     else:
         table(active, "alerts_silences_active", "silences-active.csv")
-        for row in active.itertuples(index=False):
+        for row in active.itertuples(index=False) if editor else ():
             text, button = st.columns([6, 1], vertical_alignment="center")
             text.text(
                 f"{row.id}: rule {row.rule}, model {row.model}, until {fmt.timestamp(row.ends_at)}"
@@ -196,7 +178,11 @@ def silences_section(now: datetime) -> None:
         st.caption("No silence has ended yet.")
     else:
         table(expired, "alerts_silences_expired", "silences-expired.csv")
-    silence_form()
+    if editor:
+        silence_form()
+    else:
+        flash("silence")
+        st.caption("Editors and admins can create and expire silences here.")
 
 
 def delivery_log(start: datetime, end: datetime) -> None:
@@ -209,168 +195,39 @@ def delivery_log(start: datetime, end: datetime) -> None:
     table(waiting, "alerts_outbox", "alert-outbox.csv", waiting.replace({"model": {"": "host"}}))
 
 
-def scope_text(metric: object) -> str:
-    """What a rule without a model watches: the host (system metrics) or every model."""
-    return "host" if METRICS.get(str(metric), ("model", ""))[0] == "system" else "every model"
-
-
-def rule_rows(entries: list[alert_data.RuleEntry]) -> pd.DataFrame:
-    """The rules table: one row per rule with its definition's main fields."""
-    rows = []
-    for entry in entries:
-        spec = entry.table
-        condition = spec.get("condition") or f"{spec.get('comparison')} {spec.get('threshold')}"
-        rows.append(
-            {
-                "name": entry.name,
-                "source": entry.source,
-                "metric": spec.get("metric"),
-                "condition": condition,
-                "model": spec.get("model") or scope_text(spec.get("metric")),
-                "version": spec.get("version"),
-                "window": spec.get("window"),
-                "for": str(spec.get("for") or "0"),
-                "severity": spec.get("severity"),
-                "labels": ", ".join(f"{k}={v}" for k, v in (spec.get("labels") or {}).items()),
-                "channels": ", ".join(spec.get("channels") or []),
-                "description": spec.get("description"),
-                "runbook_url": spec.get("runbook_url"),
-                "status": entry.problem or "evaluated",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def save_rule() -> None:
-    """The rule editor's submit callback."""
-    state = st.session_state
-    name = str(state["alerts_rule_name"])
-    try:
-        model = state["alerts_rule_model"]
-        spec = alert_data.rule_table(
-            metric=state["alerts_rule_metric"],
-            comparison=state["alerts_rule_comparison"],
-            threshold=state["alerts_rule_threshold"],
-            model=None if model == EVERY_MODEL else model,
-            version=state["alerts_rule_version"],
-            window=state["alerts_rule_window"],
-            for_=state["alerts_rule_for"],
-            severity=state["alerts_rule_severity"],
-            labels=state["alerts_rule_labels"],
-            channels=list(state["alerts_rule_channels"]),
-            description=state["alerts_rule_description"],
-            runbook_url=state["alerts_rule_runbook"],
-            include_provisional=bool(state["alerts_rule_provisional"]),
-        )
-        rule, replaced = alert_data.save_rule(name, spec)
-    except ValueError as exc:
-        say("rule", False, f"Rule not saved: {exc}")
+def send_test(name: str) -> None:
+    """Send a test notification (admins: it reaches people outside Vigil)."""
+    if not auth.require(Action.ADMIN):
         return
-    say("rule", True, f"Rule {rule.name} {'replaced' if replaced else 'saved'}: {rule.condition}.")
-
-
-def delete_rule(name: str) -> None:
-    """A Delete button's callback."""
-    done = alert_data.delete_rule(name)
-    say("rules", done, f"Rule {name} {'deleted' if done else 'was already gone'}.")
-
-
-def rule_form() -> None:
-    """The editor: every field of a rule; saved only when the rule parses."""
-    metrics = sorted(METRICS)
-    with st.form("alerts_rule_form"):
-        st.markdown("**New or changed dashboard rule** (saving an existing name replaces it)")
-        left, middle, right = st.columns([2, 2, 1])
-        left.text_input("Name", key="alerts_rule_name", placeholder="latency_p95_high")
-        middle.selectbox(
-            "Metric",
-            metrics,
-            key="alerts_rule_metric",
-            format_func=lambda m: f"{m} ({METRICS[m][1]})",
-        )
-        right.selectbox("Severity", SEVERITIES, index=1, key="alerts_rule_severity")
-        left, middle, right = st.columns(3)
-        left.selectbox("Comparison", list(COMPARISONS), key="alerts_rule_comparison")
-        middle.number_input("Threshold", value=0.0, format="%g", key="alerts_rule_threshold")
-        right.selectbox(
-            "Window",
-            list(WINDOWS),
-            index=list(WINDOWS).index(DEFAULT_WINDOW),
-            key="alerts_rule_window",
-        )
-        left, middle, right = st.columns(3)
-        left.selectbox(
-            "Model",
-            [EVERY_MODEL, *alert_data.model_names()],
-            key="alerts_rule_model",
-            help="Every model (model metrics) or the host (system metrics)",
-        )
-        middle.text_input("Version", key="alerts_rule_version", placeholder="every version")
-        right.text_input(
-            "For",
-            key="alerts_rule_for",
-            placeholder="0, 5m, 1h",
-            help="How long the condition must hold before the alert fires",
-        )
-        st.text_input("Labels", key="alerts_rule_labels", placeholder="team=risk")
-        st.multiselect("Channels", list(alert_data.channels()), key="alerts_rule_channels")
-        st.text_area("Description", key="alerts_rule_description", height=68)
-        st.text_input("Runbook URL", key="alerts_rule_runbook", placeholder="https://")
-        st.checkbox(
-            "Include provisional windows",
-            key="alerts_rule_provisional",
-            help="Judge label-based metrics while labels are still arriving",
-        )
-        st.form_submit_button(
-            "Save rule", on_click=save_rule, type="primary", key="alerts_rule_submit"
-        )
-    flash("rule")
-
-
-def rules_section() -> None:
-    """Every rule, the delete buttons of dashboard rules, and the editor."""
-    entries = alert_data.rule_entries()
-    frame = rule_rows(entries)
-    if frame.empty:
-        st.caption("No alert rules yet: add one below or under [rules] in the config file.")
+    try:
+        with st.spinner("Sending..."):
+            alert_data.send_test(name)
+    except DeliveryError as exc:
+        st.error(fmt.markdown_text(f"Test to {name} failed: {exc}"))
     else:
-        table(frame, "alerts_rules", "alert-rules.csv")
-    st.caption(
-        "Rules from the config file are read-only here: change them under `[rules]` in the "
-        "config file and restart the server. Rules saved from this page can be deleted."
-    )
-    flash("rules")
-    for entry in (e for e in entries if e.source == "dashboard"):
-        text, button = st.columns([6, 1], vertical_alignment="center")
-        text.text(f"{entry.name} (dashboard rule)")
-        button.button(
-            "Delete", key=f"alerts_delete_{entry.name}", on_click=delete_rule, args=(entry.name,)
-        )
-    rule_form()
+        st.success(fmt.markdown_text(f"Test notification sent to {name}."))
 
 
 def channels_section() -> None:
-    """Channels, each with a button that sends a test notification, and the channel editor."""
+    """Channels; for admins a button per channel that sends a test, and the channel editor."""
     st.markdown("**Channels**")
+    admin = auth.allowed(Action.ADMIN)
     frame = alert_data.channel_rows()
     if frame.empty:
         st.caption(
             "No channels yet: add them under `[channels.<name>]` in the config file or below."
         )
-        alert_channels.channel_editor()
+    else:
+        table(frame, "alerts_channels", "alert-channels.csv")
+    if not admin:
+        alert_channels.flash()
+        st.caption("Admins can send test notifications and add or delete channels here.")
         return
-    table(frame, "alerts_channels", "alert-channels.csv")
-    for name in frame["name"]:
+    for name in frame["name"] if not frame.empty else ():
         text, button = st.columns([3, 1], vertical_alignment="center")
         text.text(str(name))
         if button.button("Send test notification", key=f"alerts_test_{name}"):
-            try:
-                with st.spinner("Sending..."):
-                    alert_data.send_test(str(name))
-            except DeliveryError as exc:
-                st.error(fmt.markdown_text(f"Test to {name} failed: {exc}"))
-            else:
-                st.success(fmt.markdown_text(f"Test notification sent to {name}."))
+            send_test(str(name))
     alert_channels.channel_editor()
 
 
