@@ -18,6 +18,8 @@ from collectors.http_api import ApiContext, ApiError, guarded, ok, read_body
 from collectors.metrics_query import parse_time
 from collectors.reference_input import ReferenceInvalid
 from collectors.reference_input import read_body as read_reference
+from monitoring.access import Action
+from monitoring.pii import hidden_for
 from monitoring.windows import check_window
 from storage import drift_store
 from storage.references import list_references
@@ -182,8 +184,13 @@ def drift_routes(ctx: ApiContext, service: DriftService) -> list[Route]:
     async def get_report(request: Request) -> Response:
         start, end, version = range_params(request.query_params)
         name = request.path_params["model"]
+        # Evidently draws every column's values: PII columns stay out for who may not see them.
+        caller = getattr(request.state, "principal", None)
+        hidden = hidden_for(caller, service.settings.model(name).pii)
         try:
-            page = await run_in_threadpool(service.evidently_report, name, start, end, version)
+            page = await run_in_threadpool(
+                service.evidently_report, name, start, end, version, hidden
+            )
         except NoReference as exc:
             raise ApiError(409, str(exc)) from None
         except ReferenceInvalid as exc:
@@ -195,7 +202,11 @@ def drift_routes(ctx: ApiContext, service: DriftService) -> list[Route]:
 
     base = "/api/v1/models/{model}"
     return [
-        Route(f"{base}/reference", guarded(ctx, put_reference), methods=["PUT"]),
+        Route(
+            f"{base}/reference",
+            guarded(ctx, put_reference, action=Action.EDIT, audit="reference.set"),
+            methods=["PUT"],
+        ),
         Route(f"{base}/reference", guarded(ctx, get_reference), methods=["GET"]),
         Route(f"{base}/drift", guarded(ctx, get_drift), methods=["GET"]),
         Route(f"{base}/drift/windows", guarded(ctx, get_drift_windows), methods=["GET"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -201,10 +201,22 @@ class DriftService:
             raise ReferenceInvalid(str(exc)) from None
 
     def evidently_report(
-        self, model_name: str, start: datetime, end: datetime, version: str | None = None
+        self,
+        model_name: str,
+        start: datetime,
+        end: datetime,
+        version: str | None = None,
+        hidden: Collection[str] | None = None,
     ) -> str:
-        """Evidently's HTML drift report of the range against the reference in use."""
+        """Evidently's HTML drift report of the range against the reference in use.
+
+        hidden: PII features the reader must not see (None: every one the model marks PII).
+        Evidently draws each column's values (histograms, top categories), so they are left
+        out of the report rather than masked.
+        """
         model = self.ingest.model(model_name)
+        if hidden is None:
+            hidden = self.settings.model(model.name).pii
         con = self.ingest.store.cursor()
         reference = self.reference(con, model, version)
         limit = self.settings.evidently_max_rows
@@ -217,12 +229,14 @@ class DriftService:
                 f"no predictions of {model.name!r} between {start.isoformat()} and "
                 f"{end.isoformat()}: choose a range with data"
             )
-        columns = _report_columns(model)
+        columns = {c: n for c, n in _report_columns(model).items() if c not in hidden}
+        left_out = sorted(f for f in model.features if f in hidden)
         title = (
             f"Vigil drift report: model {model.name}"
             + (f", version {version}" if version else "")
             + f", {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, against reference "
             f"#{reference.id} ({reference.description})"
+            + (f"; left out as PII: {', '.join(left_out)}" if left_out else "")
         )
         ref_frame = self.reference_data(con, model, reference)
         # Evidently refuses a column present on one side only: keep those with values in both.

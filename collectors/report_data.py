@@ -7,6 +7,8 @@ reads: the same queries the dashboard pages use, so the report agrees with them.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +19,7 @@ from collectors.explain_service import ranked
 from collectors.performance import metric_rows, overall_metrics
 from collectors.settings import Settings
 from monitoring.explain.attribution_drift import ndcg
+from monitoring.pii import mask_columns
 from monitoring.report import Headline, ReportData, higher_is_better, metric_label
 from monitoring.windows import choose_window
 from storage import ModelInfo
@@ -162,8 +165,44 @@ def gather(
     end: datetime,
     version: str | None = None,
     generated_by: str = "vigil",
+    hidden: Collection[str] | None = None,
 ) -> ReportData:
-    """The report's data for [start, end), compared with the period of the same length before."""
+    """The report's data for [start, end), compared with the period of the same length before.
+
+    hidden: the PII features the reader must not see (None: every feature the model marks
+    PII, for readers nobody vouched for, such as a schedule's recipients).
+    """
+    if hidden is None:
+        hidden = settings.model(model.name).pii
+    return masked(_gather(con, settings, model, start, end, version, generated_by), hidden)
+
+
+def masked(data: ReportData, hidden: Collection[str]) -> ReportData:
+    """The report with hidden features' values masked in every table.
+
+    The report shows feature names and aggregates (scores, rates, mean |SHAP|), never one
+    row's feature values; a table with a column named after a hidden feature is masked all
+    the same, so a section that adds such a column cannot leak it.
+    """
+    if not hidden:
+        return data
+    frames = {
+        f.name: mask_columns(getattr(data, f.name), hidden)
+        for f in fields(data)
+        if isinstance(getattr(data, f.name), pd.DataFrame)
+    }
+    return replace(data, **frames)
+
+
+def _gather(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    model: ModelInfo,
+    start: datetime,
+    end: datetime,
+    version: str | None,
+    generated_by: str,
+) -> ReportData:
     span = end - start
     coverage = settings.model(model.name).provisional_coverage
     current = overall_metrics(con, model, start, end, version)

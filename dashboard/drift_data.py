@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import tempfile
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -379,9 +380,16 @@ def use_range(
     return info
 
 
-def evidently_report(name: str, start: datetime, end: datetime, version: str | None) -> str:
-    """Evidently's HTML drift report of the range against the reference in use."""
-    return data.on_service_thread(_service().evidently_report, name, start, end, version)
+def evidently_report(
+    name: str,
+    start: datetime,
+    end: datetime,
+    version: str | None,
+    hidden: Collection[str] | None = None,
+) -> str:
+    """Evidently's HTML drift report of the range against the reference in use, without the
+    PII features in `hidden` (None: every one the model marks PII)."""
+    return data.on_service_thread(_service().evidently_report, name, start, end, version, hidden)
 
 
 def report_file_name(name: str, start: datetime, end: datetime) -> str:

@@ -8,7 +8,7 @@ defensively (getattr) so the page works with settings that have none.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -28,7 +28,8 @@ FORMAT_HELP = {
     "pdf": "the same report printed by headless Chromium: a title page and numbered pages",
     "csv": "a zip of the report's tables as CSV (headline.csv, performance.csv, drift, "
     "quality, alerts, ...) with summary.txt",
-    "parquet": "the range's raw predictions, one row each, features and labels included",
+    "parquet": "the range's raw predictions, one row each, features and labels included "
+    "(features marked PII only when an admin asks)",
 }
 PAPERS = {"A4": "a4", "Letter": "letter"}
 DEFAULT_DAYS = 7
@@ -125,6 +126,7 @@ def _build(
     version: str | None,
     data_format: str,
     paper: str,
+    hidden: Collection[str] | None,
 ) -> bytes:
     # Runs on a service thread: Store.cursor() is that thread's own, kept for the store's life.
     runtime = data.runtime()
@@ -133,7 +135,16 @@ def _build(
     if model is None:
         raise LookupError(f"model {name!r} is not registered")
     return report_bytes(
-        con, runtime.settings, model, start, end, version, data_format, GENERATED_BY, paper
+        con,
+        runtime.settings,
+        model,
+        start,
+        end,
+        version,
+        data_format,
+        GENERATED_BY,
+        paper,
+        hidden,
     )
 
 
@@ -144,15 +155,20 @@ def build(
     version: str | None,
     data_format: str,
     paper: str = "a4",
+    hidden: Collection[str] | None = None,
 ) -> bytes:
-    """The report of [start, end) in one format; PdfUnavailable when PDF has no Chromium."""
+    """The report of [start, end) in one format; PdfUnavailable when PDF has no Chromium.
+
+    hidden: PII features masked in the report or left out of a Parquet export (None: every
+    one the model marks PII).
+    """
     if data_format not in FORMATS.values():
         raise ValueError(f"format {data_format!r}: use html, pdf, csv or parquet")
     if paper not in PAPERS.values():
         raise ValueError(f"paper {paper!r}: use a4 or letter")
     if end <= start:
         raise ValueError("the range is empty: pick a last day on or after the first")
-    return data.on_service_thread(_build, name, start, end, version, data_format, paper)
+    return data.on_service_thread(_build, name, start, end, version, data_format, paper, hidden)
 
 
 def configured() -> dict[str, Any]:

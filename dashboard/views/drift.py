@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.drift_service import NoReference
-from dashboard import data, drift_data, drift_figures, drift_reference, perf_data
+from dashboard import auth, data, drift_data, drift_figures, drift_reference, perf_data, pii_view
 from dashboard import format as fmt
 from dashboard.perf_figures import WINDOW_WORDS
 from dashboard.views import getting_started
@@ -133,8 +133,13 @@ def drill_down(name: str, version: str | None, start: datetime, end: datetime, w
     feature = st.selectbox(
         "Feature", options, key=f"drift_feature_{name}", help="Ordered worst first"
     )
-    values = drift_data.distribution(name, str(feature), start, end, version)
     left, right = st.columns(2)
+    # A distribution draws the values themselves: none for a PII feature the viewer may not see.
+    if str(feature) in auth.hidden_features(name):
+        pii_view.hidden_chart(left, str(feature))
+        values = None
+    else:
+        values = drift_data.distribution(name, str(feature), start, end, version)
     if values is not None:
         kind = model.features[str(feature)]
         overlay = drift_figures.distribution_overlay(values[0], values[1], kind, str(feature))
@@ -195,11 +200,12 @@ def range_section(name: str, version: str | None, start: datetime, end: datetime
 def report_section(name: str, version: str | None, start: datetime, end: datetime) -> None:
     """Build Evidently's HTML report of the range on demand, then offer it for download."""
     st.subheader("Evidently report")
-    wanted = (name, version, start, end)
+    hidden = auth.hidden_features(name)
+    wanted = (name, version, start, end, hidden)
     if st.button("Build Evidently report", key="drift_report_build", icon=":material/summarize:"):
         with st.spinner("Building the report: Evidently takes a few seconds…"):
             try:
-                html = drift_data.evidently_report(name, start, end, version)
+                html = drift_data.evidently_report(name, start, end, version, hidden)
             except drift_data.ACTION_ERRORS as exc:
                 st.error(fmt.markdown_text(f"No report: {exc}"))
             else:
@@ -219,6 +225,7 @@ def report_section(name: str, version: str | None, start: datetime, end: datetim
     st.caption(
         f"Evidently's DataDriftPreset on this range against the reference. Above "
         f"{rows:,} rows, each side is a random sample of {rows:,} rows."
+        + (" PII features are left out of it." if hidden else "")
     )
 
 

@@ -9,11 +9,22 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import attribution_figures, data, drift_data, explain_data, perf_data, shap_figures
+from dashboard import (
+    attribution_figures,
+    auth,
+    data,
+    drift_data,
+    explain_data,
+    explain_segment,
+    perf_data,
+    pii_view,
+    shap_figures,
+)
 from dashboard import format as fmt
 from dashboard.perf_figures import WINDOW_WORDS
 from dashboard.views import getting_started
 from monitoring.explain.attribution_drift import NDCG_THRESHOLD
+from monitoring.pii import mask_explanation, mask_long_rows
 from storage.artifacts import ArtifactInfo
 
 TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss", timezone="UTC")
@@ -154,6 +165,8 @@ def one_prediction(name: str, version: str | None, start: datetime, end: datetim
     except explain_data.ACTION_ERRORS as exc:
         st.warning(fmt.markdown_text(exc))
         return
+    hidden = auth.hidden_features(name)
+    found = mask_explanation(found, hidden)  # the waterfall's labels and the value table
     units = shap_figures.units_label(str(found.get("units")))
     cols = st.columns(4)
     cols[0].metric("Output f(x)", f"{found['output']:.4g}", help=f"In {units}", border=True)
@@ -173,6 +186,7 @@ def one_prediction(name: str, version: str | None, start: datetime, end: datetim
     st.caption(
         f"Event {fmt.markdown_text(event_id)}, version {fmt.markdown_text(found['version'])}: "
         f"explanation {how}; values in {units}. Red bars push the output up, blue bars down."
+        + pii_view.hidden_caption(hidden)
     )
     left, right = st.columns([3, 2])
     show(left, shap_figures.waterfall(found, found.get("features") or {}), "explain_waterfall")
@@ -232,13 +246,17 @@ def global_section(
     order = [str(f) for f in frame["feature"]]
     left, right = st.columns(2)
     show(left, shap_figures.importance_bar(frame, units), "explain_importance")
-    rows = explain_data.explained_rows(name, start, end, version)
+    # A hidden feature keeps its points (its attributions) but loses its values and colour.
+    hidden = auth.hidden_features(name)
+    rows = mask_long_rows(explain_data.explained_rows(name, start, end, version), hidden)
     show(right, shap_figures.beeswarm(rows, order, units), "explain_beeswarm")
     if count > explain_data.BEESWARM_ROWS:
         st.caption(
             f"The beeswarm draws a fixed sample of {explain_data.BEESWARM_ROWS:,} of the "
             f"{fmt.count(count)} explained predictions."
         )
+    if hidden:
+        st.caption("In the beeswarm," + pii_view.hidden_caption(hidden))
     return order
 
 
@@ -305,66 +323,6 @@ def drift_section(
         perf_data.download(st, table, f"{name}-attribution-ranks.csv", "explain_ranks_csv")
 
 
-def segment_picker(name: str, start: datetime, end: datetime) -> tuple[str, str] | None:
-    """A dimension (tag or categorical feature) and one of its values, or None."""
-    dimensions = perf_data.segment_dimensions(name, start, end)
-    if not dimensions:
-        st.caption("The model has no tags or categorical features to segment by.")
-        return None
-    left, right = st.columns(2)
-    dimension = left.selectbox("Segment by", dimensions, key=f"explain_segment_{name}")
-    values = perf_data.segment_values(name, start, end, str(dimension))
-    if not values:
-        right.caption("No values of this dimension in the range.")
-        return None
-    value = right.selectbox("Value", values, key=f"explain_segment_value_{name}_{dimension}")
-    return str(dimension), str(value)
-
-
-def segment_section(name: str, version: str | None, start: datetime, end: datetime) -> None:
-    """Importance within one segment, against the whole range."""
-    st.subheader("One segment")
-    segment = segment_picker(name, start, end)
-    if segment is None:
-        return
-    try:
-        frame, units, explained = explain_data.importance(name, start, end, version, segment)
-    except explain_data.ACTION_ERRORS as exc:
-        st.warning(fmt.markdown_text(exc))
-        return
-    if explained == 0:
-        st.caption("No explained predictions in this segment.")
-        return
-    overall, _, _ = explain_data.importance(name, start, end, version)
-    left, right = st.columns(2)
-    show(left, shap_figures.importance_bar(frame, units), "explain_segment_importance")
-    shares = overall.set_index("feature")["share"]
-    table = pd.DataFrame(
-        {
-            "feature": frame["feature"].to_numpy(),
-            "share in segment": frame["share"].to_numpy(),
-            "share overall": [shares.get(f) for f in frame["feature"]],
-        }
-    )
-    # In percentage points: shares are fractions, the table shows them as percents.
-    table["difference"] = 100 * (table["share in segment"] - pd.to_numeric(table["share overall"]))
-    right.dataframe(
-        table,
-        hide_index=True,
-        column_config={
-            "share in segment": SHARE,
-            "share overall": SHARE,
-            "difference": st.column_config.NumberColumn(format="%+.1f pp"),
-        },
-        placeholder=fmt.MISSING,
-        key="explain_segment_table",
-    )
-    right.caption(
-        f"{fmt.count(explained)} explained predictions where "
-        f"{fmt.markdown_text(segment[0])} = {fmt.markdown_text(segment[1])}."
-    )
-
-
 models = data.model_summaries()
 if not models:
     getting_started.render(no_models=True)
@@ -392,4 +350,4 @@ st.caption(
 one_prediction(model_name, chosen_version, range_start, range_end)
 if global_section(model_name, chosen_version, range_start, range_end) is not None:
     drift_section(model_name, chosen_version, range_start, range_end, chosen_window)
-    segment_section(model_name, chosen_version, range_start, range_end)
+    explain_segment.segment_section(model_name, chosen_version, range_start, range_end)

@@ -10,10 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from collectors.performance_view import PerformanceView
-from dashboard import data, perf_data, perf_figures
+from dashboard import auth, data, perf_data, perf_figures, pii_view
 from dashboard import format as fmt
 from dashboard.views import getting_started
 from monitoring.metrics import METRICS_BY_TASK, residuals
+from monitoring.pii import without_dimensions
 from monitoring.slo import Objective
 
 Segment = tuple[str, str]
@@ -55,6 +56,8 @@ def segment_picker(name: str, start: datetime, end: datetime) -> Segment | None:
         help="Restrict the page to predictions with one tag or categorical feature value",
     )
     if dimension == perf_data.NO_SEGMENT:
+        return None
+    if pii_view.segment_refused(right, str(dimension), auth.hidden_features(name)):
         return None
     values = perf_data.segment_values(name, start, end, str(dimension))
     if not values:
@@ -195,6 +198,13 @@ def worst_metric(name: str, task: str) -> str:
 def worst_section(name: str, metric: str, table: pd.DataFrame | None) -> None:
     """Segments whose metric falls furthest below the whole range's."""
     st.subheader(f"Worst segments by {perf_figures.metric_label(metric)}")
+    hidden = auth.hidden_features(name)
+    if table is not None and hidden:
+        # A segment row names a value: rows of PII features stay out for viewers.
+        kept = without_dimensions(table, hidden)
+        if len(kept) < len(table):
+            st.caption(pii_view.left_out_caption(hidden, "Segments by"))
+        table = kept
     if table is None or table.empty:
         st.info(
             "No segment has enough labelled predictions (30) to rank: segments come from "

@@ -1,5 +1,9 @@
 """Reports: build a stakeholder report of a model and range (HTML, PDF, CSV or Parquet),
-the scheduled reports of the config file and the log of their sends."""
+the scheduled reports of the config file and the log of their sends.
+
+PII: the report masks PII features' values for viewers; the Parquet export (raw data) is for
+editors and admins, without the PII columns unless an admin ticks "Include PII columns".
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from typing import Any
 import streamlit as st
 
 from collectors.report_pdf import PdfUnavailable
-from dashboard import data
+from dashboard import auth, data
 from dashboard import format as fmt
 from dashboard import report_page_data as reports
 from dashboard.views import getting_started
+from monitoring.access import Action
 
 TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
 PREVIEW_HEIGHT = 900
@@ -35,8 +40,14 @@ def pickers(models: list[dict[str, Any]]) -> tuple[str, str | None, object, str,
         "with the period of the same length just before.",
     )
     bottom = st.columns([5, 3, 3], vertical_alignment="bottom")
+    # Parquet is raw data: offered to those who may export it (editors and admins).
+    offered = [
+        label
+        for label, kind in reports.FORMATS.items()
+        if kind != "parquet" or auth.allowed(Action.EDIT, name)
+    ]
     label = bottom[0].segmented_control(
-        "Format", list(reports.FORMATS), default="HTML", required=True, key="reports_format"
+        "Format", offered, default="HTML", required=True, key="reports_format"
     )
     data_format = reports.FORMATS[str(label)]
     paper = bottom[1].segmented_control(
@@ -62,6 +73,33 @@ def range_caption(name: str, version: str | None, start: datetime, end: datetime
     )
 
 
+def pii_choice(name: str, data_format: str) -> tuple[bool, frozenset[str]]:
+    """Whether PII columns go into a Parquet export (an admin's tick), and what is hidden."""
+    pii = data.runtime().settings.model(name).pii
+    if data_format != "parquet":
+        return False, auth.hidden_features(name)
+    if not pii:
+        return False, frozenset()
+    names = ", ".join(fmt.markdown_text(f) for f in sorted(pii))
+    if not auth.allowed(Action.ADMIN, name):
+        st.caption(f"The PII features ({names}) are left out: only admins may export PII.")
+        return False, pii
+    with_pii = st.checkbox(
+        f"Include PII columns ({names})",
+        key="reports_include_pii",
+        help="Features marked pii = true are left out of exports unless an admin asks; "
+        "the export is recorded in the audit log either way",
+    )
+    return with_pii, frozenset() if with_pii else pii
+
+
+def allowed_build(name: str, data_format: str, with_pii: bool) -> bool:
+    """Check the export on the server side too (a forged widget event gets refused here)."""
+    if data_format == "parquet" and not auth.require(Action.EDIT, name):
+        return False
+    return not with_pii or auth.require(Action.ADMIN, name)
+
+
 def build_section(models: list[dict[str, Any]]) -> None:
     """The pickers, the Build button, then the download (and an HTML preview)."""
     st.subheader("Build a report")
@@ -72,6 +110,7 @@ def build_section(models: list[dict[str, Any]]) -> None:
     else:
         range_caption(name, version, *picked)
     st.caption(f"{data_format.upper()}: {reports.FORMAT_HELP[data_format]}.")
+    with_pii, hidden = pii_choice(name, data_format)
     clicked = st.button(
         "Build report",
         type="primary",
@@ -82,17 +121,27 @@ def build_section(models: list[dict[str, Any]]) -> None:
     if picked is None:
         return
     start, end = picked
-    wanted = (name, version, start, end, data_format, paper if data_format == "pdf" else None)
-    if clicked:
+    wanted = (
+        name,
+        version,
+        start,
+        end,
+        data_format,
+        paper if data_format == "pdf" else None,
+        hidden,
+    )
+    if clicked and allowed_build(name, data_format, with_pii):
         with st.spinner(f"Building the {data_format.upper()} report…"):
             try:
-                body = reports.build(name, start, end, version, data_format, paper)
+                body = reports.build(name, start, end, version, data_format, paper, hidden)
             except PdfUnavailable as exc:
                 st.error(fmt.markdown_text(exc), icon=":material/picture_as_pdf:")
             except reports.BUILD_ERRORS as exc:
                 st.error(fmt.markdown_text(f"No report: {exc}"))
             else:
                 st.session_state[reports.BUILT] = (wanted, body)
+                detail = {"format": data_format, "include_pii": with_pii}
+                auth.audit("report.export", name, detail)
     built = st.session_state.get(reports.BUILT)
     if built is None or built[0] != wanted:
         return
