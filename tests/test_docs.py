@@ -107,3 +107,38 @@ def test_every_make_target_is_documented() -> None:
     for target in targets:
         if target != "help":
             assert f"make {target}" in README, f"README does not mention `make {target}`"
+
+
+def test_every_access_key_route_and_audit_action_is_documented(tmp_path: Path) -> None:
+    from collectors.access import AccessService
+    from collectors.admin_api import admin_routes
+    from collectors.auth_api import auth_routes
+    from collectors.auth_settings import AUTH_KEYS, FEATURE_KEYS, OIDC_KEYS, RETENTION_KEYS
+    from collectors.http_api import ApiContext
+    from collectors.rules_api import rule_routes
+    from storage import Store, Writer
+
+    for key in (*AUTH_KEYS, *OIDC_KEYS, *RETENTION_KEYS, *FEATURE_KEYS):
+        assert f"`{key}" in README, f"README does not document the key `{key}`"
+    for var in ("VIGIL_OIDC_CLIENT_SECRET", "VIGIL_OIDC_CLIENT_SECRET_FILE", "VIGIL_COOKIE_SECRET"):
+        assert f"`{var}`" in README
+    with Store(tmp_path / "v.duckdb") as store:
+        writer = Writer(store)
+        access = AccessService(store, writer, Settings(db=store.path))
+        ctx = ApiContext(None, "", 0, access=access)  # type: ignore[arg-type]
+        routes = [
+            *admin_routes(ctx),
+            *auth_routes(access, Settings()),
+            *rule_routes(ctx, None),  # type: ignore[arg-type]
+        ]
+        writer.stop()
+    for route in routes:
+        for method in sorted(route.methods or []):
+            if method != "HEAD":
+                assert f"`{method} {route.path}" in README, f"{method} {route.path} undocumented"
+    actions = re.findall(
+        r'audit\([^)]*?"([a-z_.]+)"',
+        "".join(p.read_text() for p in Path(__file__).resolve().parents[1].glob("*/*.py")),
+    )
+    for action in {a for a in actions if "." in a or a in ("login", "erase", "retention")}:
+        assert f"`{action}`" in README, f"README does not list the audit action `{action}`"
