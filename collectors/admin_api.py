@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +20,7 @@ from collectors.http_api import (
     guarded,
     ok,
     parse_json,
+    query_time,
     read_body,
 )
 from monitoring.access import Action, Principal, check_scope, parse_role
@@ -91,18 +91,6 @@ def _text(body: dict[str, Any], key: str, example: str, required: bool = True) -
         problem = "is missing" if value is None else "must be a string"
         raise ApiError(400, f"{key!r} {problem}: send a JSON object like {example}")
     return value
-
-
-def _time(value: str | None, name: str) -> datetime | None:
-    if value is None or value == "":
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(
-            400, f"{name}={value!r} is not an ISO-8601 time (e.g. 2026-11-25T10:00:00Z)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _limit(value: str | None) -> int:
@@ -239,7 +227,7 @@ def admin_routes(ctx: ApiContext) -> list[Route]:
 
     async def audit(request: Request) -> Response:
         params = request.query_params
-        start, end = _time(params.get("start"), "start"), _time(params.get("end"), "end")
+        start, end = query_time(params.get("start"), "start"), query_time(params.get("end"), "end")
         if start is not None and end is not None and end <= start:
             raise ApiError(400, f"end {end.isoformat()} must be after start {start.isoformat()}")
         frame = await access_call(

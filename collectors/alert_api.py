@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collectors.alerting import Alerting
-from collectors.http_api import ApiContext, ApiError, guarded, ok
+from collectors.http_api import ApiContext, ApiError, guarded, ok, query_time
 from monitoring.alert_lifecycle import silence_from_row, silenced
 from storage import alerts as store_alerts
 
@@ -50,15 +50,7 @@ def current_alerts(alerting: Alerting) -> list[dict[str, Any]]:
 
 
 def _time(value: str | None, name: str, default: datetime) -> datetime:
-    if value is None:
-        return default
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(
-            400, f"{name}={value!r} is not an ISO-8601 time (e.g. 2026-11-25T10:00:00Z)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return query_time(value, name) or default
 
 
 def alert_routes(ctx: ApiContext, alerting: Alerting) -> list[Route]:

@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -126,6 +126,19 @@ def parse_records(body: bytes, content_type: str) -> object:
     if not isinstance(data, dict) or "records" not in data:
         raise ApiError(400, 'body must be a JSON object {"records": [...]}')
     return data["records"]
+
+
+def query_time(value: str | None, name: str) -> datetime | None:
+    """An ISO-8601 query parameter as an aware time (UTC when it has no zone); 400 if bad."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(
+            400, f"{name}={value!r} is not an ISO-8601 time (e.g. 2026-11-25T10:00:00Z)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def client_address(request: Request) -> str:

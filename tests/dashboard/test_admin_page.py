@@ -10,7 +10,6 @@ Playwright test of the login flow.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from monitoring.passwords import verify_password
 from storage import Store, Writer
 from storage.models import get_model
 from storage.tokens import hash_token
+from tests.dashboard.apptest import errors, rerun, run_page, successes
 from tests.dashboard.test_pages import APP, MODEL, TIMEOUT
 
 PAGE = "views/admin.py"
@@ -96,32 +96,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     store.close()
 
 
-def run_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def plain(text: str) -> str:
-    """Markdown-escaped page text (fmt.markdown_text) back as written."""
-    return re.sub(r"\\(.)", r"\1", text)
-
-
-def errors(at: AppTest) -> list[str]:
-    return [plain(e.value) for e in at.error]
-
-
-def successes(at: AppTest) -> list[str]:
-    return [plain(s.value) for s in at.success]
-
-
 def frame_with(at: AppTest, column: str) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
@@ -136,7 +110,7 @@ def add_user(at: AppTest, name: str, password: str, again: str | None = None) ->
 
 
 def test_admin_adds_a_user_and_only_an_argon2_hash_is_stored(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     assert at.title[0].value == "Access & audit"
     assert [t.label for t in at.tabs][:4] == ["Users", "API tokens", "Audit log", "Erasure"]
     add_user(at, "ana", PASSWORD)
@@ -161,7 +135,7 @@ def test_admin_adds_a_user_and_only_an_argon2_hash_is_stored(world: World) -> No
 
 
 def test_add_user_shows_each_refusal(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     add_user(at, "ana", "short")
     assert any("User not added" in e and "12" in e for e in errors(at))
     add_user(at, "ana", PASSWORD, again=PASSWORD + "x")
@@ -177,7 +151,7 @@ def test_add_user_shows_each_refusal(world: World) -> None:
 
 def test_admin_changes_a_role_resets_a_password_and_removes_a_user(world: World) -> None:
     world.access.add_user("ana", Role.VIEWER, PASSWORD, ROOT, "test")
-    at = run_page()
+    at = run_page(PAGE)
     at.selectbox(key="admin_pick_user").set_value("ana")
     at.selectbox(key="admin_role_new").set_value("editor")
     at.button(key="admin_role_submit").click()
@@ -206,7 +180,7 @@ def test_admin_changes_a_role_resets_a_password_and_removes_a_user(world: World)
 
 def test_an_admin_cannot_remove_or_demote_themselves(world: World) -> None:
     world.access.add_user("root", Role.ADMIN, PASSWORD, ROOT, "test")
-    at = run_page()
+    at = run_page(PAGE)
     at.selectbox(key="admin_role_new").set_value("viewer")
     at.button(key="admin_role_submit").click()
     rerun(at)
@@ -219,7 +193,7 @@ def test_an_admin_cannot_remove_or_demote_themselves(world: World) -> None:
 
 
 def test_token_secret_is_shown_once_and_revoking_refuses_it_at_once(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     assert frame_with_or_none(at, "last used") is None
     at.text_input(key="admin_token_name").set_value("churn-service")
     at.selectbox(key="admin_token_scope").set_value("ingest")
@@ -266,7 +240,7 @@ def frame_with_or_none(at: AppTest, column: str) -> pd.DataFrame | None:
 
 
 def test_token_refusals_are_messages(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     at.button(key="admin_token_submit").click()  # no name
     rerun(at)
     assert any("Token not created" in e and "needs a name" in e for e in errors(at))
@@ -282,7 +256,7 @@ def test_audit_log_filters_newest_first_and_downloads(world: World) -> None:
     world.access.add_user("ana", Role.VIEWER, PASSWORD, ROOT, "10.0.0.1")
     world.access.create_token("ci", "read", None, ROOT, "10.0.0.1")
     world.access.audit(Principal("ana", "user", role=Role.VIEWER), "login", "ana", {}, "10.0.0.2")
-    at = run_page()
+    at = run_page(PAGE)
     log = frame_with(at, "outcome")
     assert list(log.columns) == [
         "at", "actor", "kind", "action", "target", "detail", "source", "outcome",
@@ -307,7 +281,7 @@ def test_audit_log_filters_newest_first_and_downloads(world: World) -> None:
 
 def test_erasure_by_event_ids_deletes_the_rows(world: World) -> None:
     table = get_model(world.store.cursor(), MODEL).table  # type: ignore[union-attr]
-    at = run_page()
+    at = run_page(PAGE)
     at.text_area(key="admin_erase_ids").set_value("e3\n e5 \n\nnope")
     at.button(key="admin_erase_submit").click()
     rerun(at)
@@ -333,7 +307,7 @@ def test_erasure_by_event_ids_deletes_the_rows(world: World) -> None:
 
 def test_erasure_by_tag_and_feature_value(world: World) -> None:
     table = get_model(world.store.cursor(), MODEL).table  # type: ignore[union-attr]
-    at = run_page()
+    at = run_page(PAGE)
     at.radio(key="admin_erase_mode").set_value("tag")
     rerun(at)
     at.text_input(key="admin_erase_tag").set_value("nokey")

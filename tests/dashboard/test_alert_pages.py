@@ -8,7 +8,6 @@ once with a fixed clock. The page reads "now" from the same clock.
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +33,8 @@ from storage import Store, Writer
 from storage import alerts as store_alerts
 from storage.alert_definitions import list_rules
 from tests.collectors.http_receiver import Receiver
-from tests.dashboard.test_pages import APP, MODEL, TIMEOUT
+from tests.dashboard.apptest import errors, rerun, run_page, successes
+from tests.dashboard.test_pages import MODEL
 
 PAGE = "views/alerts.py"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -116,32 +116,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     receiver.close()
 
 
-def run_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def plain(text: str) -> str:
-    """Markdown-escaped page text (fmt.markdown_text) back as written."""
-    return re.sub(r"\\(.)", r"\1", text)
-
-
-def errors(at: AppTest) -> list[str]:
-    return [plain(e.value) for e in at.error]
-
-
-def successes(at: AppTest) -> list[str]:
-    return [plain(s.value) for s in at.success]
-
-
 def tiles(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -172,7 +146,7 @@ def fill_rule(at: AppTest, name: str, channels: list[str]) -> None:
 
 
 def test_firing_and_pending_alerts_are_listed(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     assert at.title[0].value == "Alerts"
     assert tiles(at) == {"Firing": "1", "Pending": "1", "Silenced": "0"}
     table = frame_with(at, "value vs threshold").set_index("rule")
@@ -193,7 +167,7 @@ def test_firing_and_pending_alerts_are_listed(world: World) -> None:
 
 def test_without_alerting_the_page_says_it_runs_in_vigil_serve(world: World) -> None:
     set_runtime(Runtime(world.store, Settings(db=world.store.path)))
-    at = run_page()
+    at = run_page(PAGE)
     assert at.title[0].value == "Alerts"
     assert "vigil serve" in at.info[0].value
     assert not at.metric and not at.dataframe
@@ -201,7 +175,7 @@ def test_without_alerting_the_page_says_it_runs_in_vigil_serve(world: World) -> 
 
 def test_history_timeline_and_transitions(world: World) -> None:
     world.clock[0] = T0 + timedelta(minutes=30)
-    at = run_page()
+    at = run_page(PAGE)
     chart = next(c for c in at.get("plotly_chart") if '"Alert timeline"' in c.proto.spec)
     assert '"firing"' in chart.proto.spec and '"pending"' in chart.proto.spec
     changes = frame_with(at, "to_state")
@@ -219,7 +193,7 @@ def test_history_timeline_and_transitions(world: World) -> None:
 
 
 def test_silence_form_refuses_a_missing_author_then_stores_the_silence(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     fill_silence(at, author="  ")
     rerun(at)
     assert any("Silence not created" in e and "author is required" in e for e in errors(at))
@@ -246,7 +220,7 @@ def test_silence_form_refuses_a_missing_author_then_stores_the_silence(world: Wo
 
 
 def test_expire_ends_an_active_silence(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     fill_silence(at, author="ana")
     rerun(at)
     [stored] = world.silences()
@@ -259,7 +233,7 @@ def test_expire_ends_an_active_silence(world: World) -> None:
 
 
 def test_rule_editor_refuses_an_unknown_channel_and_saves_a_valid_rule(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     # A client can send any value for the multiselect: the server checks it.
     fill_rule(at, "accuracy_low", ["nope"])
     rerun(at)
@@ -302,7 +276,7 @@ def test_rule_check_refuses_an_unknown_model(world: World) -> None:
 
 
 def test_send_test_notification_reaches_the_receiver(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     channels = frame_with(at, "destination").set_index("name")
     assert channels.loc["ops", "destination"] == world.receiver.url  # no path: it may hold a token
     at.button(key="alerts_test_ops").click()
@@ -318,13 +292,13 @@ def test_send_test_notification_reaches_the_receiver(world: World) -> None:
 
 
 def test_delivery_log_shows_queued_then_delivered_notifications(world: World) -> None:
-    at = run_page()
+    at = run_page(PAGE)
     queued = frame_with(at, "next_attempt_at")
     assert list(zip(queued["rule"], queued["channel"], strict=True)) == [("latency_high", "ops")]
     world.clock[0] = T0 + timedelta(seconds=31)  # past group_wait
     assert world.alerting.deliver() == 1
     st.cache_data.clear()
-    at = run_page()
+    at = run_page(PAGE)
     log = frame_with(at, "attempt")
     assert list(log.columns) == [
         "at",
@@ -346,11 +320,11 @@ def test_delivery_log_shows_queued_then_delivered_notifications(world: World) ->
 
 def test_reruns_reuse_query_cursors(world: World) -> None:
     """Every rerun is a new thread; the page must borrow pooled cursors, not store.cursor()."""
-    run_page()
+    run_page(PAGE)
     before = len(world.store._cursors)
     for _ in range(3):
         st.cache_data.clear()
-        run_page()
+        run_page(PAGE)
     assert len(world.store._cursors) == before
 
 
@@ -367,7 +341,7 @@ def test_channel_editor_saves_checks_tests_and_deletes_a_channel(
 ) -> None:
     from storage.alert_definitions import list_channels
 
-    at = run_page()
+    at = run_page(PAGE)
     fill_channel(at, "ops", f"{world.receiver.url}/other")
     rerun(at)
     assert any("'ops' is a config-file channel" in e for e in errors(at))

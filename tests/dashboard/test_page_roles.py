@@ -12,7 +12,6 @@ runs as that person, like a forged widget event, and must be refused and audited
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,7 +39,8 @@ from storage import Store, Writer
 from storage import alerts as store_alerts
 from storage.alert_definitions import list_channels, list_rules
 from storage.references import list_references
-from tests.dashboard.test_pages import APP, MODEL, TIMEOUT
+from tests.dashboard.apptest import errors, rerun, run_page, successes
+from tests.dashboard.test_pages import MODEL
 
 ALERTS, DRIFT = "views/alerts.py", "views/drift.py"
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -112,31 +112,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     st.cache_data.clear()
     writer.stop()
     store.close()
-
-
-def run_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def rerun(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def plain(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text)
-
-
-def errors(at: AppTest) -> list[str]:
-    return [plain(e.value) for e in at.error]
-
-
-def successes(at: AppTest) -> list[str]:
-    return [plain(s.value) for s in at.success]
 
 
 def keys(at: AppTest) -> set[str]:

@@ -1,10 +1,8 @@
-"""The server speaks HTTPS when given a certificate and key (a self-signed pair made here
-with `cryptography`), and refuses to start with only one of them."""
+"""The server speaks HTTPS when given a certificate and key (made by a throwaway test CA),
+and refuses to start with only one of them."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import ssl
 import subprocess
@@ -13,42 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from tests.integration.server import TOKEN, free_port
-
-
-def _self_signed(root: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = root / "cert.pem", root / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+from tests.monitoring.tls_certs import make_certs
 
 
 def _start(db: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -62,14 +26,18 @@ def _start(db: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 def test_https_with_a_certificate(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    certs = make_certs(tmp_path)
     port = free_port()
     proc = _start(
         tmp_path / "v.duckdb",
         port,
-        {**os.environ, "VIGIL_TLS_CERT": str(cert), "VIGIL_TLS_KEY": str(key)},
+        {
+            **os.environ,
+            "VIGIL_TLS_CERT": str(certs.server_cert),
+            "VIGIL_TLS_KEY": str(certs.server_key),
+        },
     )
-    context = ssl.create_default_context(cafile=str(cert))
+    context = certs.client_context()
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -98,7 +66,7 @@ def test_https_with_a_certificate(tmp_path: Path) -> None:
 
 
 def test_a_certificate_without_its_key_is_refused(tmp_path: Path) -> None:
-    cert, _ = _self_signed(tmp_path)
+    cert = make_certs(tmp_path).server_cert
     proc = _start(tmp_path / "v.duckdb", free_port(), {**os.environ, "VIGIL_TLS_CERT": str(cert)})
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2
