@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from collectors.settings import SettingsError, load_settings
 from dashboard import cli_access, cli_model, cli_reference, cli_report
 
 
@@ -78,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("users", "tokens", "erase"):
         return cli_access.run(args)
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # Imported here: the settings pull in the drift engine (scipy), a second that the
+    # commands which only call the server should not wait for.
+    from collectors.settings import SettingsError, load_settings
+
     try:
         settings = load_settings(
             args.config, overrides={"db": args.db, "host": args.host, "port": args.port}
