@@ -323,13 +323,13 @@ def check_rule(name: str, table: Mapping[str, Any]) -> AlertRule:
     return parse_rule(name, dict(table), models=model_names(), channels=channels())
 
 
-def save_rule(name: str, table: Mapping[str, Any]) -> tuple[AlertRule, bool]:
-    """Check and store a dashboard rule; returns it and whether it replaced one."""
+def save_rule(name: str, table: Mapping[str, Any], by: str | None = None) -> tuple[AlertRule, bool]:
+    """Check and store a dashboard rule (saved by `by`); returns it and whether it replaced one."""
     rule = check_rule(name, table)
     replaced = rule.name in _saved_rules(data.store_key())
     definition, at = rule_to_table(rule), now()
     service().ingest.writer.run(
-        lambda con: store_definitions.save_rule(con, rule.name, definition, None, at)
+        lambda con: store_definitions.save_rule(con, rule.name, definition, by, at)
     )
     clear()
     return rule, replaced

@@ -70,7 +70,7 @@ def save_rule() -> None:
             runbook_url=state["alerts_rule_runbook"],
             include_provisional=bool(state["alerts_rule_provisional"]),
         )
-        rule, replaced = alert_data.save_rule(name, spec)
+        rule, replaced = alert_data.save_rule(name, spec, auth.current().title)
     except ValueError as exc:
         say("rule", False, f"Rule not saved: {exc}")
         return

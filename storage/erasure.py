@@ -86,10 +86,11 @@ def _references(con: duckdb.DuckDBPyConnection, model: ModelInfo) -> list[tuple[
 def _erase_references_of_events(con: duckdb.DuckDBPyConnection, model: ModelInfo) -> int:
     """Reference rows copied from the predictions in _IDS (run before those are deleted).
 
-    A table with an event_id column is matched on it. A range reference has none, so its
-    rows are matched on what was copied: each feature and the prediction of an erased
-    prediction inside the reference's range. An identical row of someone else may go too;
-    that changes a reference sample negligibly, while keeping a subject's copy would not do.
+    A table with an event_id column (a range reference since migration 8) is matched on it.
+    An older range reference has none, so its rows are matched on what was copied: each
+    feature and the prediction of an erased prediction inside the reference's range. An
+    identical row of someone else may go too; that changes a reference sample negligibly,
+    while keeping a subject's copy would not do.
     """
     erased = 0
     for table, source, start, end, version, columns in _references(con, model):

@@ -240,8 +240,10 @@ def reference_from_range(
         where += " AND hash(p.event_id) < ?::UBIGINT"
         params = [*params, int(max_rows / total * (2**64 - 1))]
     reference_id, ref_table = _create_table(con, model)
+    # The rows keep their event_id, so that erasing a subject finds its copies here exactly.
+    con.execute(f"ALTER TABLE {ref_table} ADD COLUMN event_id VARCHAR")
     columns = [*(quote(model.column(f)) for f in model.features), "prediction", "label"]
-    columns.append("label_value")
+    columns += ["label_value", "event_id"]
     con.execute(
         f"INSERT INTO {ref_table} ({', '.join(columns)}) "
         f"SELECT {', '.join(f'p.{c}' for c in columns)} FROM {quote(model.table)} p WHERE {where}",

@@ -184,6 +184,8 @@ def test_an_editor_changes_rules_and_silences_and_each_change_is_audited(world: 
     rerun(at)
     assert successes(at) == ["Rule accuracy_low saved: < 0.9."]
     assert list(world.rules()) == ["accuracy_low"]
+    saved_by = world.store.cursor().execute("SELECT updated_by FROM alert_rules").fetchall()
+    assert saved_by == [("eda",)]
     fill_silence(at)
     rerun(at)
     [silence] = world.silences()

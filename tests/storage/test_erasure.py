@@ -261,3 +261,22 @@ def test_the_purge_flag(store: Store, writer: Writer) -> None:
     assert stored == [("purge_needed", "true", T0 + timedelta(hours=1))]
     writer.run(clear_purge)
     assert not purge_needed(con)
+
+
+def test_a_range_reference_loses_only_the_subjects_copy_of_an_identical_row(
+    store: Store, writer: Writer, ingest: IngestService
+) -> None:
+    """Range references keep event_id, so a twin row of another person stays."""
+    ingest.register(
+        "twins", {"task": "binary", "positive_class": "1", "features": {"x": "numeric"}}
+    )
+    same = {"timestamp": T0.isoformat(), "features": {"x": 7.0}, "prediction": 1, "version": "1"}
+    ingest.predictions("twins", [{"event_id": "subject", **same}, {"event_id": "twin", **same}])
+    model = ingest.model("twins")
+    reference = writer.run(
+        lambda con: reference_from_range(con, model, T0, T0 + timedelta(hours=1), version=None)
+    )
+    erased = writer.run(lambda con: erase_events(con, model, ["subject"]))
+    assert erased.reference_rows == 1 and erased.predictions == 1
+    left = store.cursor().execute(f"SELECT event_id FROM reference_{reference.id}").fetchall()
+    assert left == [("twin",)]
