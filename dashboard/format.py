@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import html
-import math
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-MISSING = "—"
+# The report (monitoring) formats these the same way; the dashboard re-exports its helpers.
+from monitoring.report.text import MISSING as MISSING
+from monitoring.report.text import count as count
+from monitoring.report.text import ms as ms
+from monitoring.report.text import number as _number
+from monitoring.report.text import plotly_text as plotly_text
+
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
-
-
-def _number(value: Any) -> float | None:
-    """A finite float, or None for None/NaN/inf/non-numbers."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def count(value: Any) -> str:
-    """An integer count with thousands separators: 12,345."""
-    number = _number(value)
-    return MISSING if number is None else f"{round(number):,}"
 
 
 def percent(value: Any, ratio: bool = False) -> str:
@@ -66,18 +53,6 @@ def rate(value: Any) -> str:
     return text if text == MISSING else f"{text}/s"
 
 
-def ms(value: Any) -> str:
-    """A latency in milliseconds: 0.42 ms, 12.3 ms, 1,234 ms."""
-    number = _number(value)
-    if number is None:
-        return MISSING
-    if abs(number) < 1:
-        return f"{number:.2f} ms"
-    if abs(number) < 100:
-        return f"{number:.1f} ms"
-    return f"{number:,.0f} ms"
-
-
 def duration(seconds: Any) -> str:
     """A duration in the largest fitting unit: 45 s, 15 min, 24 h, 7 days."""
     number = _number(seconds)
@@ -103,8 +78,3 @@ def timestamp(value: Any) -> str:
 def markdown_text(text: object) -> str:
     """User text made inert for Streamlit markdown (no links, emphasis or HTML)."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
-
-
-def plotly_text(text: object) -> str:
-    """User text for Plotly titles, legends and hovers, which interpret some HTML tags."""
-    return html.escape(str(text), quote=False)

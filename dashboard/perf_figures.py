@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from dashboard import figures
 from dashboard import format as fmt
+from monitoring.report.chart_style import runs
 from monitoring.windows import WINDOWS
 
 NO_LABELS = "No labelled predictions in this range"
@@ -83,18 +84,6 @@ def lacks(df: pd.DataFrame, columns: Sequence[str]) -> bool:
     return df.empty or any(c not in df.columns for c in columns)
 
 
-def _runs(flags: Sequence[bool]) -> list[tuple[int, int]]:
-    """(first, last) index of each run of consecutive True values."""
-    runs, first = [], None
-    for i, flag in enumerate([*flags, False]):
-        if flag and first is None:
-            first = i
-        elif not flag and first is not None:
-            runs.append((first, i - 1))
-            first = None
-    return runs
-
-
 def metric_over_time(
     df: pd.DataFrame,
     metric: str,
@@ -145,7 +134,7 @@ def metric_over_time(
             hovertemplate="%{y:.4g}<extra>provisional</extra>",
         )
         starts = _utc(df["window_start"])
-        for first, last in _runs(list(provisional)):
+        for first, last in runs(list(provisional)):
             fig.add_vrect(
                 x0=starts.iloc[first],
                 x1=starts.iloc[last] + width,

@@ -1,7 +1,7 @@
 """Formatting for the report: numbers, times, metric names and user text made inert.
 
-The dashboard has its own copies (dashboard.format, dashboard.perf_figures); monitoring may
-not import dashboard, so the few helpers the report needs live here.
+monitoring may not import dashboard, so these live here; dashboard.format reuses the
+number, count, latency and Plotly-text helpers rather than keeping copies.
 """
 
 from __future__ import annotations
